@@ -41,6 +41,7 @@ export const responseFlags = {
   UT: { status: 504, meaning: 'upstream request timeout' },
   UC: { status: 503, meaning: 'upstream connection terminated' },
   UO: { status: 503, meaning: 'upstream overflow (circuit breaking)' },
+  UPE: { status: 502, meaning: 'upstream protocol error (a response that is not valid HTTP)' },
   URX: { status: 503, meaning: 'upstream retry limit exceeded' },
   RL: { status: 429, meaning: 'rate limited locally' },
   DC: { status: 0, meaning: 'downstream connection terminated' },

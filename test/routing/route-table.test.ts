@@ -13,7 +13,7 @@ interface TestRoute {
 }
 
 function route(name: string, match?: HttpMatchRequestSpec[]): TestRoute {
-  return { name, match: compileHttpMatches(match, { namespace: 'bookinfo' }) };
+  return { name, match: compileHttpMatches(match, { namespace: 'bookinfo', gateway: 'bookinfo/gw' }) };
 }
 
 function vhost(name: string, domains: string[], routes: TestRoute[] = [route(`${name}-all`)]): VirtualHostInput<TestRoute> {

@@ -1,0 +1,70 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ConfigIssue } from '../config/issue.js';
+import type { Snapshot } from '../config/snapshot.js';
+import type { Logger } from '../log.js';
+
+// The admin port, on 127.0.0.1 unless told otherwise: readiness for load balancers, and what
+// the gateway is serving right now (Envoy's admin paths, so operators look where they know).
+
+export interface RefusedReload {
+  readonly at: string;
+  readonly issues: readonly ConfigIssue[];
+}
+
+export interface AdminState {
+  ready(): boolean;
+  snapshot(): Snapshot | undefined;
+  listeners(): readonly { name: string; address: string; port: number }[];
+  lastRefusedReload(): RefusedReload | undefined;
+}
+
+export interface AdminServer {
+  address(): { address: string; port: number };
+  close(): Promise<void>;
+}
+
+type Route = (state: AdminState) => { status: number; body: unknown };
+
+const routes: Readonly<Record<string, Route>> = {
+  '/healthz/ready': (state) => (state.ready() ? { status: 200, body: 'ready' } : { status: 503, body: 'not ready' }),
+  '/listeners': (state) => ({ status: 200, body: state.listeners() }),
+  '/config_dump': (state) => ({ status: 200, body: configDump(state.snapshot()) }),
+  '/reload': (state) => ({ status: 200, body: { lastRefused: state.lastRefusedReload() ?? null } }),
+};
+
+export async function startAdminServer(options: { bind: string; port: number; state: AdminState; logger: Logger }): Promise<AdminServer> {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const route = req.method === 'GET' ? routes[(req.url ?? '/').split('?')[0]!] : undefined;
+    const { status, body } = route === undefined ? { status: 404, body: 'not found' } : route(options.state);
+    const text = typeof body === 'string' ? `${body}\n` : `${JSON.stringify(body, null, 2)}\n`;
+    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+    res.end(text);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.bind, () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  options.logger.info('admin ready', { address, port });
+  return {
+    address: () => ({ address, port }),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+// The validated resources as the user wrote them (after defaults), without loader internals.
+function configDump(snapshot: Snapshot | undefined): unknown {
+  if (snapshot === undefined) return { generation: 0 };
+  const resources = Object.values(snapshot.config).flatMap((list: readonly { kind: string; apiVersion: string; metadata: unknown; spec: unknown; file: string }[]) =>
+    list.map(({ kind, apiVersion, metadata, spec, file }) => ({ kind, apiVersion, metadata, spec, source: file })),
+  );
+  return {
+    generation: snapshot.generation,
+    createdAt: snapshot.createdAt,
+    listeners: snapshot.listeners.map((l) => ({ name: l.name, bind: l.bind, port: l.port, protocol: l.protocol })),
+    clusters: [...snapshot.clusters.values()],
+    resources,
+    warnings: snapshot.warnings,
+  };
+}

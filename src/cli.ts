@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { MeshgateError } from './errors.js';
+import { createLogger, type LogLevel, type Logger } from './log.js';
+import { buildSnapshot } from './config/pipeline.js';
+import { formatIssue, hasErrors } from './config/issue.js';
+import { parseDuration } from './config/kinds/common.js';
+import { startGateway, type Gateway } from './gateway.js';
+import { createAccessLog } from './observability/access-log.js';
+import { startDemoUpstreams } from './demo-upstreams.js';
+
+// `meshgate run | validate | demo`: the command a user types. It parses flags, wires the
+// process (signals, exit codes) and leaves everything else to gateway.ts and the pipeline.
+
+const usage = `meshgate - an edge gateway configured with Istio's YAML
+
+Usage:
+  meshgate run --config PATH [--config PATH ...] [options]
+  meshgate validate PATH... [--namespace NS] [--output text|json]
+  meshgate demo PATH... [options]      run, plus an echo server on every loopback endpoint the config names
+  meshgate version
+
+Options for run and demo:
+  --config PATH          file or folder of YAML (repeatable; folders are read recursively)
+  --namespace NS         namespace of resources that do not name one (default: default)
+  --admin-port N         admin port: /healthz/ready, /config_dump, /listeners, /reload (default: 15000)
+  --admin-bind ADDR      admin address (default: 127.0.0.1)
+  --no-admin             no admin port
+  --drain-timeout DUR    how long SIGTERM waits for in-flight requests (default: 30s)
+  --no-watch             do not reload on file change (SIGHUP still reloads)
+  --log-level LEVEL      debug | info | warn | error (default: info)
+`;
+
+const runOptions = {
+  config: { type: 'string', multiple: true },
+  namespace: { type: 'string', default: 'default' },
+  'admin-port': { type: 'string', default: '15000' },
+  'admin-bind': { type: 'string', default: '127.0.0.1' },
+  'no-admin': { type: 'boolean', default: false },
+  'drain-timeout': { type: 'string', default: '30s' },
+  'no-watch': { type: 'boolean', default: false },
+  'log-level': { type: 'string', default: 'info' },
+  output: { type: 'string', default: 'text' },
+  help: { type: 'boolean', short: 'h', default: false },
+} satisfies ParseArgsConfig['options'];
+
+type Flags = ReturnType<typeof parseFlags>['values'];
+
+function parseFlags(args: string[]) {
+  return parseArgs({ args, options: runOptions, allowPositionals: true, strict: true });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(usage);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === 'version' || command === '--version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const { values, positionals } = parseFlags(rest);
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const paths = [...(values.config ?? []), ...positionals];
+  if (paths.length === 0) throw usageError(`${command} needs at least one config path`);
+  switch (command) {
+    case 'validate':
+      return validate(paths, values);
+    case 'run':
+      return run(paths, values, false);
+    case 'demo':
+      return run(paths, values, true);
+    default:
+      throw usageError(`unknown command "${command}"`);
+  }
+}
+
+async function validate(paths: string[], flags: Flags): Promise<number> {
+  const result = await buildSnapshot({ paths, defaultNamespace: flags.namespace, generation: 1 });
+  const errors = result.issues.filter((i) => i.severity === 'error').length;
+  const warnings = result.issues.length - errors;
+  if (flags.output === 'json') {
+    process.stdout.write(`${JSON.stringify({ valid: !hasErrors(result.issues), errors, warnings, issues: result.issues }, null, 2)}\n`);
+  } else if (flags.output === 'text') {
+    for (const issue of result.issues) process.stdout.write(`${formatIssue(issue)}\n`);
+    const listeners = result.snapshot?.listeners.length ?? 0;
+    const clusters = result.snapshot?.clusters.size ?? 0;
+    process.stdout.write(
+      errors === 0
+        ? `configuration OK: ${listeners} listener(s), ${clusters} cluster(s), ${warnings} warning(s)\n`
+        : `configuration refused: ${errors} error(s), ${warnings} warning(s)\n`,
+    );
+  } else {
+    throw usageError(`--output must be text or json, not "${flags.output}"`);
+  }
+  return errors === 0 ? 0 : 1;
+}
+
+async function run(paths: string[], flags: Flags, demo: boolean): Promise<number> {
+  const logger = createLogger({ level: logLevel(flags['log-level']) });
+  const drainMs = parseDuration(flags['drain-timeout']);
+  if (drainMs === undefined) throw usageError(`--drain-timeout "${flags['drain-timeout']}" is not a duration like 30s`);
+  const adminPort = Number(flags['admin-port']);
+  if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) throw usageError(`--admin-port "${flags['admin-port']}" is not a port`);
+
+  const upstreams = demo ? await startDemoUpstreams(paths, flags.namespace, logger) : undefined;
+  const gateway = await startGateway({
+    configPaths: paths,
+    namespace: flags.namespace,
+    ...(flags['no-admin'] ? {} : { admin: { bind: flags['admin-bind'], port: adminPort } }),
+    drainMs,
+    watch: !flags['no-watch'],
+    logger,
+    accessLog: createAccessLog(),
+  });
+  return waitForSignals(gateway, logger, async () => upstreams?.close());
+}
+
+function waitForSignals(gateway: Gateway, logger: Logger, afterStop: () => Promise<void>): Promise<number> {
+  process.on('SIGHUP', () => void gateway.reload('SIGHUP'));
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        logger.warn('second signal: exiting without draining', { signal });
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info('draining', { signal });
+      void gateway
+        .stop()
+        .then(afterStop)
+        .then(() => {
+          logger.info('stopped');
+          resolve(0);
+        });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function logLevel(value: string): LogLevel {
+  if (value === 'debug' || value === 'info' || value === 'warn' || value === 'error') return value;
+  throw usageError(`--log-level must be debug, info, warn or error, not "${value}"`);
+}
+
+function usageError(message: string): MeshgateError {
+  return new MeshgateError('MG_ERR_CLI_USAGE', `${message}\n\n${usage}`);
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    // Expected failures print their message and exit 1 (2 for a command-line mistake);
+    // anything else is a bug and keeps its stack.
+    const code = err instanceof Error && 'code' in err ? String(err.code) : '';
+    const misuse = code === 'MG_ERR_CLI_USAGE' || code.startsWith('ERR_PARSE_ARGS');
+    const known = misuse || err instanceof MeshgateError;
+    process.stderr.write(`meshgate: ${known ? (err as Error).message : err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(misuse ? 2 : 1);
+  },
+);

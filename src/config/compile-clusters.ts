@@ -1,0 +1,146 @@
+import type { ServiceRegistry } from './service-registry.js';
+import { labelsInclude } from './service-registry.js';
+import type { DestinationRuleSpec, TrafficPolicy } from './kinds/destination-rule.js';
+import type { ServiceEntrySpec, ServicePort } from './kinds/service-entry.js';
+import type { WorkloadEntrySpec } from './kinds/workload-entry.js';
+import type { Resource } from './validate.js';
+import type { ClusterConfig } from '../upstream/cluster.js';
+import type { Endpoint } from '../upstream/endpoint.js';
+
+// Turns a route destination (host, port, subset) into Envoy's unit of upstream config, the
+// cluster `outbound|PORT|SUBSET|HOST`, with its endpoints and merged traffic policy.
+
+/** A Kubernetes Service name resolves on its port; HTTP's default stands in when none is named. */
+const defaultServicePort = 80;
+
+export interface DestinationRef {
+  /** Fully qualified host. */
+  readonly host: string;
+  readonly subset?: string;
+  readonly port?: number;
+}
+
+export type ClusterProblem =
+  | { kind: 'port-ambiguous'; ports: readonly number[] }
+  | { kind: 'port-unknown'; port: number; ports: readonly number[] }
+  | { kind: 'port-defaulted' };
+
+export interface ClusterResolution {
+  readonly config: ClusterConfig;
+  readonly problem?: ClusterProblem;
+}
+
+export function clusterName(port: number, subset: string | undefined, host: string): string {
+  return `outbound|${port}|${subset ?? ''}|${host}`;
+}
+
+export function resolveCluster(ref: DestinationRef, namespace: string, registry: ServiceRegistry): ClusterResolution {
+  const entry = registry.serviceEntryFor(ref.host);
+  const { servicePort, problem } = choosePort(ref, entry?.spec);
+  const rule = registry.destinationRuleFor(ref.host, namespace);
+  const trafficPolicy = rule === undefined ? undefined : mergeTrafficPolicy(rule.spec, ref.subset, servicePort.number);
+  const subsetLabels = ref.subset === undefined ? undefined : rule?.spec.subsets?.find((s) => s.name === ref.subset)?.labels;
+
+  const config: ClusterConfig = Object.freeze({
+    name: clusterName(servicePort.number, ref.subset, ref.host),
+    host: ref.host,
+    port: servicePort.number,
+    ...(ref.subset === undefined ? {} : { subset: ref.subset }),
+    endpoints: endpointsOf(ref.host, entry, servicePort, subsetLabels ?? {}, registry),
+    ...(trafficPolicy?.loadBalancer === undefined ? {} : { loadBalancer: trafficPolicy.loadBalancer }),
+    ...(trafficPolicy === undefined ? {} : { trafficPolicy }),
+  });
+  return problem === undefined ? { config } : { config, problem };
+}
+
+function choosePort(
+  ref: DestinationRef,
+  entry: ServiceEntrySpec | undefined,
+): { servicePort: ServicePort; problem?: ClusterProblem } {
+  const ports = entry?.ports ?? [];
+  if (ref.port !== undefined) {
+    const declared = ports.find((p) => p.number === ref.port);
+    if (declared !== undefined || entry === undefined) return { servicePort: declared ?? { number: ref.port, name: '' } };
+    return {
+      servicePort: { number: ref.port, name: '' },
+      problem: { kind: 'port-unknown', port: ref.port, ports: ports.map((p) => p.number) },
+    };
+  }
+  // Istio: a destination may omit the port only when the service exposes exactly one.
+  if (ports.length === 1) return { servicePort: ports[0]! };
+  if (ports.length > 1) {
+    return { servicePort: ports[0]!, problem: { kind: 'port-ambiguous', ports: ports.map((p) => p.number) } };
+  }
+  return { servicePort: { number: defaultServicePort, name: '' }, problem: { kind: 'port-defaulted' } };
+}
+
+function endpointsOf(
+  host: string,
+  entry: Resource<ServiceEntrySpec> | undefined,
+  servicePort: ServicePort,
+  subsetLabels: Readonly<Record<string, string>>,
+  registry: ServiceRegistry,
+): ClusterConfig['endpoints'] {
+  if (entry === undefined) {
+    // No ServiceEntry: a Kubernetes Service or any DNS name, resolved on the service port.
+    return { kind: 'dns', targets: [{ hostname: host, port: servicePort.number, labels: {}, weight: 1 }] };
+  }
+  const spec = entry.spec;
+  const workloads: readonly WorkloadEntrySpec[] =
+    spec.workloadSelector === undefined
+      ? (spec.endpoints ?? [])
+      : registry.workloadEntriesFor(entry.metadata.namespace, spec.workloadSelector.labels ?? {}).map((we) => we.spec);
+  const selected = workloads.filter((w) => labelsInclude(w.labels ?? {}, subsetLabels));
+  const portOf = (w: WorkloadEntrySpec) => w.ports?.[servicePort.name ?? ''] ?? servicePort.targetPort ?? servicePort.number;
+
+  const resolution = spec.resolution ?? 'NONE';
+  if (resolution === 'STATIC') {
+    const endpoints: Endpoint[] = selected
+      .filter((w) => w.address !== undefined)
+      .map((w) => ({
+        address: w.address!,
+        port: portOf(w),
+        labels: Object.freeze({ ...w.labels }),
+        weight: w.weight ?? 1,
+        ...(w.locality === undefined ? {} : { locality: w.locality }),
+      }));
+    return { kind: 'static', endpoints };
+  }
+  // DNS, DNS_ROUND_ROBIN, and NONE (which at an edge gateway can only mean "the host's own
+  // address"): endpoints name hosts to resolve, or the service host itself when there are none.
+  if (workloads.length === 0) {
+    return {
+      kind: 'dns',
+      targets: Object.keys(subsetLabels).length === 0 ? [{ hostname: host, port: servicePort.targetPort ?? servicePort.number, labels: {}, weight: 1 }] : [],
+    };
+  }
+  return {
+    kind: 'dns',
+    targets: selected
+      .filter((w) => w.address !== undefined)
+      .map((w) => ({ hostname: w.address!, port: portOf(w), labels: Object.freeze({ ...w.labels }), weight: w.weight ?? 1 })),
+  };
+}
+
+/**
+ * Istio's precedence: the rule's policy, then its portLevelSettings for the port, then the
+ * subset's policy, then the subset's portLevelSettings; each later one replaces whole fields.
+ */
+export function mergeTrafficPolicy(rule: DestinationRuleSpec, subset: string | undefined, port: number): TrafficPolicy | undefined {
+  const subsetPolicy = subset === undefined ? undefined : rule.subsets?.find((s) => s.name === subset)?.trafficPolicy;
+  const layers = [rule.trafficPolicy, portLevel(rule.trafficPolicy, port), subsetPolicy, portLevel(subsetPolicy, port)];
+  let merged: TrafficPolicy | undefined;
+  for (const layer of layers) {
+    if (layer === undefined) continue;
+    const { portLevelSettings: _ignored, ...fields } = layer as TrafficPolicy & { portLevelSettings?: unknown };
+    merged = { ...merged, ...fields };
+  }
+  return merged === undefined ? undefined : Object.freeze(merged);
+}
+
+function portLevel(policy: TrafficPolicy | undefined, port: number): TrafficPolicy | undefined {
+  const settings = policy?.portLevelSettings?.find((s) => s.port?.number === port);
+  if (settings === undefined) return undefined;
+  const { port: _port, ...fields } = settings;
+  return fields as TrafficPolicy;
+}

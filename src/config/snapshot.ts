@@ -1,0 +1,72 @@
+import type { ConfigIssue } from './issue.js';
+import type { ValidatedConfig } from './validate.js';
+import type { ClusterConfig } from '../upstream/cluster.js';
+import type { RouteTable } from '../routing/route-table.js';
+import type { RequestView } from '../routing/request-view.js';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { CompiledCors } from '../filters/cors/cors.js';
+import type { DirectResponse } from '../routing/actions/direct-response.js';
+import type { Redirect, RedirectRequest } from '../routing/actions/redirect.js';
+import type { Rewritten } from '../routing/actions/rewrite.js';
+
+// The compiled configuration: everything the data plane reads, built once per reload and
+// never changed after. Listeners hold this by reference, so a reload is one assignment.
+
+export interface Snapshot {
+  readonly generation: number;
+  readonly createdAt: string;
+  readonly listeners: readonly ListenerConfig[];
+  readonly clusters: ReadonlyMap<string, ClusterConfig>;
+  /** Warnings of the validation and compile that produced this snapshot. */
+  readonly warnings: readonly ConfigIssue[];
+  /** The validated resources, for /config_dump. */
+  readonly config: ValidatedConfig;
+}
+
+export type ListenerProtocol = 'HTTP' | 'HTTP2' | 'GRPC';
+
+export interface ListenerConfig {
+  /** Istio's listener name: `${bind}_${port}`. */
+  readonly name: string;
+  readonly bind: string;
+  readonly port: number;
+  readonly protocol: ListenerProtocol;
+  readonly routes: RouteTable<HttpRoute>;
+}
+
+/** One Envoy route: Istio expands each VirtualService http[] entry into one per match block. */
+export interface HttpRoute {
+  /** Istio's route name: `http[].name`, joined with the match block's name when it has one; '' when unnamed. */
+  readonly name: string;
+  /** "namespace/name" of the VirtualService the route came from. */
+  readonly virtualService: string;
+  match(req: RequestView): boolean;
+  readonly action: RouteAction;
+  /** CORS policy of the route, answered before the action. */
+  readonly cors?: CompiledCors;
+  /** Route-level response header edits, for the answers the gateway gives itself (redirect, direct). */
+  readonly responseHeaders?: HeaderEdit;
+}
+
+export type HeaderEdit = (headers: OutgoingHttpHeaders | IncomingHttpHeaders) => void;
+
+export type RouteAction =
+  | { readonly kind: 'redirect'; redirect(req: RedirectRequest): Redirect }
+  | ({ readonly kind: 'direct' } & DirectResponse)
+  | {
+      readonly kind: 'forward';
+      pickDestination(): RouteDestination;
+      /** Rewrites the path (query included) and authority sent upstream (Istio's rewrite). */
+      rewrite?(path: string, authority: string): Rewritten;
+    };
+
+export interface RouteDestination {
+  /** Cluster name, `outbound|port|subset|host`. */
+  readonly cluster: string;
+  /** Route- then destination-level `headers.request` edits, compiled into one. */
+  readonly requestHeaders?: HeaderEdit;
+  /** Route- then destination-level `headers.response` edits, compiled into one. */
+  readonly responseHeaders?: HeaderEdit;
+  /** The authority a `host` entry in `headers.request` rewrites to, as Istio treats it. */
+  readonly authority?: string;
+}

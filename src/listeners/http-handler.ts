@@ -1,0 +1,243 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../log.js';
+import type { HttpRoute, ListenerConfig, RouteDestination } from '../config/snapshot.js';
+import { createRequestView, type RequestView } from '../routing/request-view.js';
+import type { ClusterManager, ManagedCluster } from '../upstream/cluster-manager.js';
+import type { UpstreamLease } from '../upstream/cluster.js';
+import { endpointKey } from '../upstream/endpoint.js';
+import { forwardRequest } from '../upstream/forward.js';
+import { proxyWebSocket } from '../upstream/websocket-proxy.js';
+import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js';
+import { buildUpstreamRequestHeaders } from '../upstream/request-headers.js';
+import { upstreamFailures } from '../upstream/error-map.js';
+import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
+
+// The one handler of a listener: route the request against the current snapshot, answer it
+// here (no route, CORS preflight, redirect, direct response) or pick a destination and an
+// endpoint and hand the bytes to undici. It never throws: every outcome becomes a status,
+// a response flag and an access log line.
+
+/** The listener's current config; a reload replaces `config` and the next request sees it. */
+export interface ListenerRef {
+  config: ListenerConfig;
+}
+
+export interface HttpHandlerDeps {
+  readonly clusters: ClusterManager;
+  readonly accessLog: AccessLog;
+  readonly logger: Logger;
+}
+
+export interface HttpHandler {
+  onRequest(req: IncomingMessage, res: ServerResponse): void;
+  onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/** What the access log learns along the way besides the outcome. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly startTime: number;
+  readonly started: number;
+  route?: HttpRoute;
+  cluster?: string;
+  upstreamHost?: string;
+  forwardedFor?: string;
+}
+
+export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): HttpHandler {
+  const { clusters, accessLog, logger } = deps;
+
+  const begin = (req: IncomingMessage): { exchange: Exchange; view: RequestView } => {
+    // Envoy gives every request an id, local replies included, so logs can name each one.
+    if (!req.headers['x-request-id']) req.headers['x-request-id'] = randomUUID();
+    const exchange: Exchange = { req, startTime: Date.now(), started: performance.now() };
+    const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: 'http', port: ref.config.port });
+    return { exchange, view };
+  };
+
+  const finish = (exchange: Exchange, outcome: ForwardOutcome): void => {
+    accessLog.log(accessLogEntry(exchange, outcome));
+  };
+
+  /** An endpoint lease for the destination, waiting for a DNS cluster's first answer if need be. */
+  const lease = async (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView) => {
+    if (managed === undefined) return { lease: undefined, setCookie: undefined };
+    const hash = managed.hashKey?.({ headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '', query: view.query });
+    const context = hash?.key === undefined ? {} : { hashKey: hash.key };
+    let chosen: UpstreamLease | undefined = managed.cluster.choose(context);
+    if (chosen === undefined) {
+      await managed.cluster.ready();
+      chosen = managed.cluster.choose(context);
+    }
+    return { lease: chosen, setCookie: hash?.setCookie };
+  };
+
+  const upstreamRequest = (view: RequestView, route: HttpRoute, destination: RouteDestination, req: IncomingMessage) => {
+    const action = route.action;
+    const pathAndQuery = view.query === '' ? view.path : `${view.path}?${view.query}`;
+    const target = action.kind === 'forward' && action.rewrite !== undefined ? action.rewrite(pathAndQuery, view.authority) : { path: pathAndQuery, authority: view.authority };
+    const headers = buildUpstreamRequestHeaders(req.headers, {
+      remoteAddress: req.socket.remoteAddress,
+      scheme: view.scheme,
+      authority: destination.authority ?? target.authority,
+    });
+    destination.requestHeaders?.(headers);
+    return { path: target.path, headers };
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const { exchange, view } = begin(req);
+    const found = ref.config.routes.route(view);
+    if (found === undefined) return finish(exchange, withDetail(sendLocalReply(res, 404, '', 'NR'), 'route_not_found'));
+    const route = found.route;
+    exchange.route = route;
+
+    const preflight = route.cors?.preflight(req);
+    if (preflight !== undefined) return finish(exchange, sendLocalReply(res, preflight.status, '', undefined, preflight.headers));
+
+    const action = route.action;
+    if (action.kind === 'redirect') {
+      const { status, location } = action.redirect({ ...view, ...hostPortOf(view.authority) });
+      const headers: OutgoingHttpHeaders = { location };
+      route.responseHeaders?.(headers);
+      return finish(exchange, withDetail(sendLocalReply(res, status, '', undefined, headers), 'direct_response'));
+    }
+    if (action.kind === 'direct') {
+      const headers: OutgoingHttpHeaders = { ...action.headers };
+      route.responseHeaders?.(headers);
+      return finish(exchange, withDetail(sendLocalReply(res, action.status, action.body, undefined, headers), action.detail));
+    }
+
+    const destination = action.pickDestination();
+    exchange.cluster = destination.cluster;
+    const { lease: chosen, setCookie } = await lease(clusters.get(destination.cluster), req, view);
+    if (chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
+    exchange.upstreamHost = endpointKey(chosen.endpoint);
+    const { path, headers } = upstreamRequest(view, route, destination, req);
+    exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
+    const corsHeaders = route.cors?.responseHeaders(req.headers.origin);
+    try {
+      const outcome = await forwardRequest({
+        req,
+        res,
+        dispatcher: chosen.pool,
+        path,
+        headers,
+        editResponseHeaders: (response) => {
+          destination.responseHeaders?.(response);
+          if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
+          if (setCookie !== undefined) appendSetCookie(response, setCookie);
+        },
+      });
+      finish(exchange, outcome);
+    } finally {
+      chosen.release();
+    }
+  };
+
+  const handleUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    const { exchange, view } = begin(req);
+    const found = ref.config.routes.route(view);
+    const action = found?.route.action;
+    if (found === undefined || action?.kind !== 'forward') {
+      // An upgrade to a route the gateway answers itself (or to no route) is refused plainly.
+      return finish(exchange, refuseUpgrade(socket, found === undefined ? 404 : 400, found === undefined ? 'NR' : undefined));
+    }
+    exchange.route = found.route;
+    const destination = action.pickDestination();
+    exchange.cluster = destination.cluster;
+    const { lease: chosen } = await lease(clusters.get(destination.cluster), req, view);
+    if (chosen === undefined) return finish(exchange, refuseUpgrade(socket, 503, 'UH'));
+    exchange.upstreamHost = endpointKey(chosen.endpoint);
+    const { path, headers } = upstreamRequest(view, found.route, destination, req);
+    exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
+    try {
+      const outcome = await proxyWebSocket({
+        req,
+        socket,
+        head,
+        dispatcher: chosen.pool,
+        path,
+        headers,
+        ...(destination.responseHeaders === undefined ? {} : { editResponseHeaders: destination.responseHeaders }),
+      });
+      finish(exchange, outcome);
+    } finally {
+      chosen.release();
+    }
+  };
+
+  // A bug here must cost one request, never the process or a stack trace in a body.
+  const contain = (kind: 'http' | 'upgrade', fail: () => void) => (err: unknown) => {
+    logger.error('request handling failed', { err, kind });
+    fail();
+  };
+
+  return {
+    onRequest(req, res) {
+      handle(req, res).catch(contain('http', () => (res.headersSent ? res.destroy() : sendLocalReply(res, 500, 'internal error'))));
+    },
+    onUpgrade(req, socket, head) {
+      handleUpgrade(req, socket, head).catch(contain('upgrade', () => socket.destroy()));
+    },
+  };
+}
+
+function withDetail(outcome: ForwardOutcome, detail: string): ForwardOutcome {
+  return { ...outcome, detail };
+}
+
+function localFailure(res: ServerResponse, failure: typeof upstreamFailures.noHealthyUpstream): ForwardOutcome {
+  return withDetail(sendLocalReply(res, failure.status, failure.body, failure.flag), failure.detail);
+}
+
+function refuseUpgrade(socket: Duplex, status: 400 | 404 | 503, flag: ForwardOutcome['flag']): ForwardOutcome {
+  const reason = status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Bad Request';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  return { status, ...(flag === undefined ? {} : { flag }), bytesReceived: 0, bytesSent: 0 };
+}
+
+/** The port written in the Host header, which a redirect keeps when it does not change the host. */
+function hostPortOf(authority: string): { hostPort?: number } {
+  const match = /:(\d+)$/.exec(authority);
+  return match === null || authority.endsWith(']') ? {} : { hostPort: Number(match[1]) };
+}
+
+function appendSetCookie(headers: OutgoingHttpHeaders, cookie: string): void {
+  const existing = headers['set-cookie'];
+  headers['set-cookie'] = existing === undefined ? cookie : [...(Array.isArray(existing) ? existing : [String(existing)]), cookie];
+}
+
+function accessLogEntry(exchange: Exchange, outcome: ForwardOutcome): AccessLogEntry {
+  const { req } = exchange;
+  const socket = req.socket;
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return Array.isArray(value) ? value.join(',') : value;
+  };
+  return {
+    startTime: exchange.startTime,
+    method: req.method ?? '-',
+    path: req.url ?? '-',
+    protocol: `HTTP/${req.httpVersion}`,
+    responseCode: outcome.status,
+    ...(outcome.flag === undefined ? {} : { responseFlag: outcome.flag }),
+    ...(outcome.detail === undefined ? {} : { responseCodeDetails: outcome.detail }),
+    bytesReceived: outcome.bytesReceived,
+    bytesSent: outcome.bytesSent,
+    durationMs: performance.now() - exchange.started,
+    ...(outcome.upstreamMs === undefined ? {} : { upstreamServiceTimeMs: outcome.upstreamMs }),
+    forwardedFor: exchange.forwardedFor ?? header('x-forwarded-for'),
+    userAgent: header('user-agent'),
+    requestId: header('x-request-id'),
+    authority: header('host'),
+    upstreamHost: exchange.upstreamHost,
+    upstreamCluster: exchange.cluster,
+    downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
+    downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+    routeName: exchange.route?.name,
+  };
+}

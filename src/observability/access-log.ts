@@ -1,0 +1,79 @@
+import type { ResponseFlag } from '../errors.js';
+
+// Istio's default access log, TEXT encoding: one line per request in exactly the layout of
+// istiod's EnvoyTextLogFormat (pilot/pkg/model/telemetry_logging.go), so that tools reading
+// Istio gateway logs read ours:
+//
+// [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE%
+// %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS%
+// "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% %DURATION%
+// %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%"
+// "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW%
+// %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS%
+// %REQUESTED_SERVER_NAME% %ROUTE_NAME%\n
+//
+// A value that is missing prints as `-`, as Envoy prints it.
+
+export interface AccessLogEntry {
+  /** When the first byte of the request arrived (epoch milliseconds). */
+  readonly startTime: number;
+  readonly method: string;
+  /** The path as the client sent it, query included (before any rewrite). */
+  readonly path: string;
+  /** `HTTP/1.1`, `HTTP/2`... */
+  readonly protocol: string;
+  /** 0 when no response was sent. */
+  readonly responseCode: number;
+  readonly responseFlag?: ResponseFlag;
+  readonly responseCodeDetails?: string;
+  readonly connectionTerminationDetails?: string;
+  readonly upstreamTransportFailureReason?: string;
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
+  readonly durationMs: number;
+  readonly upstreamServiceTimeMs?: number;
+  readonly forwardedFor?: string;
+  readonly userAgent?: string;
+  readonly requestId?: string;
+  readonly authority?: string;
+  /** `ip:port` of the endpoint. */
+  readonly upstreamHost?: string;
+  /** Istio's cluster name, e.g. `outbound|80|v1|reviews.default.svc.cluster.local`. */
+  readonly upstreamCluster?: string;
+  readonly upstreamLocalAddress?: string;
+  readonly downstreamLocalAddress?: string;
+  readonly downstreamRemoteAddress?: string;
+  /** SNI of a TLS connection. */
+  readonly requestedServerName?: string;
+  readonly routeName?: string;
+}
+
+/** One access log line, newline included. */
+export function formatAccessLogText(entry: AccessLogEntry): string {
+  return (
+    `[${new Date(entry.startTime).toISOString()}] ` +
+    `"${text(entry.method)} ${text(entry.path)} ${text(entry.protocol)}" ` +
+    `${entry.responseCode} ${text(entry.responseFlag)} ${text(entry.responseCodeDetails)} ` +
+    `${text(entry.connectionTerminationDetails)} "${text(entry.upstreamTransportFailureReason)}" ` +
+    `${entry.bytesReceived} ${entry.bytesSent} ${Math.round(entry.durationMs)} ` +
+    `${entry.upstreamServiceTimeMs === undefined ? '-' : Math.round(entry.upstreamServiceTimeMs)} ` +
+    `"${text(entry.forwardedFor)}" "${text(entry.userAgent)}" "${text(entry.requestId)}" ` +
+    `"${text(entry.authority)}" "${text(entry.upstreamHost)}" ${text(entry.upstreamCluster)} ` +
+    `${text(entry.upstreamLocalAddress)} ${text(entry.downstreamLocalAddress)} ` +
+    `${text(entry.downstreamRemoteAddress)} ${text(entry.requestedServerName)} ${text(entry.routeName)}\n`
+  );
+}
+
+export interface AccessLog {
+  log(entry: AccessLogEntry): void;
+}
+
+/** An access log writing one text line per entry (to stdout unless told otherwise). */
+export function createAccessLog(write: (line: string) => void = (line) => process.stdout.write(line)): AccessLog {
+  return Object.freeze({ log: (entry: AccessLogEntry) => write(formatAccessLogText(entry)) });
+}
+
+/** A value as Envoy prints it: `-` when missing or empty. (Node's parser lets no CR/LF into headers.) */
+function text(value: string | undefined): string {
+  return value === undefined || value === '' ? '-' : value;
+}

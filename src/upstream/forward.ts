@@ -1,0 +1,183 @@
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
+import { MeshgateError } from '../errors.js';
+import { mapUpstreamError, resetAfterResponseStarted, upstreamFailures, type UpstreamFailure } from './error-map.js';
+import { sendLocalReply, type ForwardOutcome } from './local-reply.js';
+import { buildDownstreamResponseHeaders } from './request-headers.js';
+
+export type { ForwardOutcome } from './local-reply.js';
+
+// One proxied request: the client's body streams into undici's dispatch() and the upstream's
+// body streams into the ServerResponse, each side pausing the other when it cannot keep up.
+// Nothing is buffered beyond what the sockets hold.
+
+export interface ForwardOptions {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The pool of the chosen endpoint. */
+  readonly dispatcher: Dispatcher;
+  /** Path and query to request upstream (after any rewrite). */
+  readonly path: string;
+  /** Upstream request headers: request-headers.ts's, with the route's edits applied. */
+  readonly headers: IncomingHttpHeaders;
+  /** The route's timeout for the whole request (Istio `timeout`): 504 UT when it passes. */
+  readonly timeoutMs?: number;
+  /** Edits the response headers (route and destination `headers.response`, CORS) before they are sent. */
+  readonly editResponseHeaders?: (headers: OutgoingHttpHeaders, status: number) => void;
+}
+
+/** Proxies one request; resolves (never rejects) when the client's response is over. */
+export function forwardRequest(options: ForwardOptions): Promise<ForwardOutcome> {
+  return new Promise((resolve) => {
+    new UpstreamExchange(options, resolve).start();
+  });
+}
+
+class UpstreamExchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly startedAt = performance.now();
+  private upstreamMs: number | undefined;
+  private bytesReceived = 0;
+  private bytesSent = 0;
+  /** Set once the exchange has its answer (a failure, a timeout, the client leaving). */
+  private failure: UpstreamFailure | undefined;
+  private detail = 'via_upstream';
+  private readonly hasBody: boolean;
+  private readonly resumeUpstream = () => this.controller?.resume();
+
+  constructor(
+    private readonly options: ForwardOptions,
+    private readonly resolve: (outcome: ForwardOutcome) => void,
+  ) {
+    const { headers } = options.req;
+    this.hasBody =
+      headers['transfer-encoding'] !== undefined ||
+      (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+  }
+
+  start(): void {
+    const { req, res, dispatcher, path, headers, timeoutMs } = this.options;
+    // 'close' comes after 'finish' on success, or alone when the client went away first.
+    res.once('close', () => this.settle());
+    if (timeoutMs !== undefined && timeoutMs > 0) this.timer = setTimeout(() => this.onTimeout(), timeoutMs);
+    dispatcher.dispatch(
+      {
+        method: req.method ?? 'GET',
+        path,
+        headers,
+        body: this.hasBody ? req : null,
+      },
+      this,
+    );
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.failure !== undefined) {
+      controller.abort(new MeshgateError(this.failure.flag, 'upstream request abandoned'));
+      return;
+    }
+    // Attached in the same tick in which undici starts reading the body, so no chunk is missed.
+    if (this.hasBody) {
+      this.options.req.on('data', (chunk: Buffer) => {
+        this.bytesReceived += chunk.length;
+      });
+    }
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    upstreamHeaders: Record<string, string | string[] | undefined>,
+  ): void {
+    if (statusCode < 200 || this.failure !== undefined) return; // 1xx are not relayed
+    const { res, editResponseHeaders } = this.options;
+    this.upstreamMs = Math.round(performance.now() - this.startedAt);
+    const headers = buildDownstreamResponseHeaders(upstreamHeaders);
+    headers['x-envoy-upstream-service-time'] = String(this.upstreamMs);
+    editResponseHeaders?.(headers, statusCode);
+    try {
+      res.writeHead(statusCode, headers);
+    } catch {
+      // Node refused a header value the upstream sent: the response is not valid HTTP.
+      this.fail(upstreamFailures.protocolError);
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.failure !== undefined) return;
+    this.bytesSent += chunk.length;
+    if (!this.options.res.write(chunk)) {
+      controller.pause();
+      this.options.res.once('drain', this.resumeUpstream);
+    }
+  }
+
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    this.clearTimer();
+    if (this.failure !== undefined) return;
+    const { res } = this.options;
+    for (const _ in trailers) {
+      res.addTrailers(trailers as OutgoingHttpHeaders);
+      break;
+    }
+    res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.clearTimer();
+    if (this.failure !== undefined) return; // we aborted it ourselves and have answered already
+    this.fail(mapUpstreamError(err));
+  }
+
+  private onTimeout(): void {
+    this.timer = undefined;
+    if (this.failure !== undefined) return;
+    this.fail(upstreamFailures.timeout);
+  }
+
+  /** Answers the client for a failure (or resets it, when the response has started) and stops upstream. */
+  private fail(failure: UpstreamFailure): void {
+    this.failure = failure;
+    const { res } = this.options;
+    // After DC nobody is listening; otherwise answer, or reset a response already under way.
+    if (failure.flag !== 'DC' && res.headersSent) {
+      this.detail = resetAfterResponseStarted;
+      res.destroy();
+    } else if (failure.flag !== 'DC') {
+      this.detail = failure.detail;
+      this.bytesSent = sendLocalReply(res, failure.status, failure.body, failure.flag).bytesSent;
+    }
+    const controller = this.controller;
+    if (controller !== undefined && !controller.aborted) {
+      controller.abort(new MeshgateError(failure.flag, 'upstream request abandoned'));
+    }
+  }
+
+  private settle(): void {
+    this.clearTimer();
+    const { res } = this.options;
+    if (!res.writableFinished && this.failure === undefined) {
+      // The client went away before its response was complete: stop the upstream too.
+      this.fail(upstreamFailures.downstreamDisconnect);
+      this.detail = upstreamFailures.downstreamDisconnect.detail;
+    }
+    this.resolve({
+      status: res.headersSent ? res.statusCode : 0,
+      flag: this.failure?.flag,
+      detail: this.detail,
+      bytesReceived: this.bytesReceived,
+      bytesSent: this.bytesSent,
+      upstreamMs: this.upstreamMs,
+    });
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+}

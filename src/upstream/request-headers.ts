@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+// Header rules of Envoy at an Istio gateway (use_remote_address: true): hop-by-hop headers
+// stop here in both directions, X-Forwarded-For gains the client address, X-Forwarded-Proto
+// is the listener's scheme and every request carries an x-request-id.
+
+/**
+ * Headers that describe one connection, not the message (RFC 9110 7.6.1). `upgrade` is among
+ * them: an upgrade is forwarded through undici's own `upgrade` option, never as a header.
+ * `expect` goes too: node already answered `100-continue` itself, as Envoy does by default.
+ */
+const hopByHopHeaders: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'upgrade',
+  'expect',
+  'http2-settings',
+]);
+
+export interface UpstreamRequestHeaderOptions {
+  /** The client's address as the socket reports it (IPv4-mapped IPv6 is shown as IPv4). */
+  readonly remoteAddress: string | undefined;
+  /** The listener's scheme: X-Forwarded-Proto is overwritten with it. */
+  readonly scheme: 'http' | 'https';
+  /** The Host to send upstream: the client's, or the route's rewrite. */
+  readonly authority: string;
+}
+
+/** The headers to send upstream, built from the client's in one pass over them. */
+export function buildUpstreamRequestHeaders(
+  client: IncomingHttpHeaders,
+  options: UpstreamRequestHeaderOptions,
+): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = { host: options.authority };
+  const connectionOptions = client.connection === undefined ? undefined : listedNames(client.connection);
+  for (const name in client) {
+    const value = client[name];
+    if (value === undefined || name === 'host' || hopByHopHeaders.has(name) || connectionOptions?.has(name)) continue;
+    out[name] = value;
+  }
+  // TE is hop-by-hop, but `trailers` is what gRPC needs end to end; Envoy forwards that value only.
+  if (client.te !== undefined && listedNames(client.te).has('trailers')) out.te = 'trailers';
+
+  const clientAddress = displayAddress(options.remoteAddress);
+  if (clientAddress !== undefined) {
+    const forwardedFor = client['x-forwarded-for'];
+    out['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${clientAddress}` : clientAddress;
+  }
+  out['x-forwarded-proto'] = options.scheme;
+  if (!client['x-request-id']) out['x-request-id'] = randomUUID();
+  return out;
+}
+
+/** The upstream response's headers without hop-by-hop ones, for the client. */
+export function buildDownstreamResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const connectionOptions = upstream.connection === undefined ? undefined : listedNames(upstream.connection);
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined || hopByHopHeaders.has(name) || connectionOptions?.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Lower-cased tokens of a comma-separated header value (Connection, TE). */
+function listedNames(value: string | string[]): Set<string> {
+  const names = new Set<string>();
+  for (const part of Array.isArray(value) ? value : [value]) {
+    for (const token of part.split(',')) {
+      // `TE: trailers;q=0.5` still names trailers.
+      const name = token.split(';', 1)[0]!.trim().toLowerCase();
+      if (name !== '') names.add(name);
+    }
+  }
+  return names;
+}
+
+/** The client address as Envoy prints it: `::ffff:10.0.0.1` from a dual-stack socket is `10.0.0.1`. */
+export function displayAddress(address: string | undefined): string | undefined {
+  return address?.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

@@ -1,0 +1,56 @@
+import { mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+// Test configs live in a fresh temp folder each; writes are atomic (write + rename) as editors
+// and Kubernetes volume updates are, so a watcher never reads half a file.
+
+export async function configDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), `meshgate-${prefix}-`));
+}
+
+export async function writeConfig(dir: string, name: string, yaml: string): Promise<string> {
+  const file = path.join(dir, name);
+  const temp = path.join(dir, `.${name}.tmp`);
+  await writeFile(temp, yaml);
+  await rename(temp, file);
+  return file;
+}
+
+/** A Gateway on `port` and one VirtualService sending every request on `host` to 127.0.0.1:`upstreamPort`. */
+export function singleRouteConfig(options: { port: number; upstreamPort: number; host?: string; extraRoute?: string }): string {
+  return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: edge
+spec:
+  servers:
+    - port: { number: ${options.port}, name: http, protocol: HTTP }
+      hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: app
+spec:
+  hosts: ["${options.host ?? '*'}"]
+  gateways: [edge]
+  http:${options.extraRoute ?? ''}
+    - route:
+        - destination:
+            host: app.internal
+            port: { number: ${options.upstreamPort} }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: app
+spec:
+  hosts: [app.internal]
+  resolution: STATIC
+  ports:
+    - { number: ${options.upstreamPort}, name: http, protocol: HTTP }
+  endpoints:
+    - address: 127.0.0.1
+`;
+}

@@ -1,0 +1,83 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+// Runs the built gateway (dist/cli.js, what `npm test` builds) as a real process and reads
+// its JSON log lines, so integration tests exercise exactly what a user runs.
+
+export const cliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface GatewayProcess {
+  readonly child: ChildProcess;
+  readonly adminPort: number;
+  readonly logs: LogLine[];
+  readonly accessLog: string[];
+  /** Resolves with the first log line that satisfies `test`, seen already or still to come. */
+  waitForLog(test: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startGatewayProcess(args: string[], options: { timeoutMs?: number } = {}): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [cliPath, 'run', '--admin-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: LogLine[] = [];
+  const accessLog: string[] = [];
+  const waiters = new Set<{ test: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
+  const stderrText: string[] = [];
+
+  createInterface({ input: child.stdout! }).on('line', (line) => accessLog.push(line));
+  createInterface({ input: child.stderr! }).on('line', (text) => {
+    stderrText.push(text);
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      return;
+    }
+    logs.push(line);
+    for (const waiter of waiters) {
+      if (waiter.test(line)) {
+        waiters.delete(waiter);
+        waiter.resolve(line);
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const waitForLog = (test: (line: LogLine) => boolean, timeoutMs = options.timeoutMs ?? 15_000) => {
+    const seen = logs.find(test);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise<LogLine>((resolve, reject) => {
+      const waiter = { test, resolve: (line: LogLine) => (clearTimeout(timer), resolve(line)) };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`gateway log line not seen within ${timeoutMs} ms; stderr so far:\n${stderrText.join('\n')}`));
+      }, timeoutMs);
+      waiters.add(waiter);
+      void exited.then((code) => {
+        if (!waiters.has(waiter)) return;
+        waiters.delete(waiter);
+        clearTimeout(timer);
+        reject(new Error(`gateway exited with ${code} before the log line; stderr:\n${stderrText.join('\n')}`));
+      });
+    });
+  };
+
+  const admin = await waitForLog((l) => l.msg === 'admin ready');
+  return {
+    child,
+    adminPort: admin.port as number,
+    logs,
+    accessLog,
+    waitForLog,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

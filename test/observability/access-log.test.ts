@@ -1,0 +1,96 @@
+import test from 'ava';
+import { createAccessLog, formatAccessLogText, type AccessLogEntry } from '../../src/observability/access-log.js';
+
+// The example line of Istio's docs (access log task, default format), as an entry.
+const entry: AccessLogEntry = {
+  startTime: Date.parse('2020-11-25T21:26:18.409Z'),
+  method: 'GET',
+  path: '/status/418',
+  protocol: 'HTTP/1.1',
+  responseCode: 418,
+  responseCodeDetails: 'via_upstream',
+  bytesReceived: 0,
+  bytesSent: 135,
+  durationMs: 4,
+  upstreamServiceTimeMs: 4,
+  userAgent: 'curl/7.73.0-DEV',
+  requestId: '84961386-6d84-929d-98bd-c5aee93b5c88',
+  authority: 'httpbin:8000',
+  upstreamHost: '10.44.1.27:80',
+  upstreamCluster: 'outbound|8000||httpbin.foo.svc.cluster.local',
+  upstreamLocalAddress: '10.44.1.23:37652',
+  downstreamLocalAddress: '10.0.45.184:8000',
+  downstreamRemoteAddress: '10.44.1.23:46520',
+  routeName: 'default',
+};
+
+test('a line has every field of Istio\'s default format in order, with - for what is missing', (t) => {
+  const line = formatAccessLogText(entry);
+  t.true(line.endsWith('\n'));
+  // Split on the quoted groups and the spaces between the unquoted fields.
+  const fields = line.trimEnd().match(/\[[^\]]*\]|"[^"]*"|\S+/g);
+  t.deepEqual(fields, [
+    '[2020-11-25T21:26:18.409Z]', // START_TIME
+    '"GET /status/418 HTTP/1.1"', // method, X-ENVOY-ORIGINAL-PATH?:PATH, PROTOCOL
+    '418', // RESPONSE_CODE
+    '-', // RESPONSE_FLAGS
+    'via_upstream', // RESPONSE_CODE_DETAILS
+    '-', // CONNECTION_TERMINATION_DETAILS
+    '"-"', // UPSTREAM_TRANSPORT_FAILURE_REASON
+    '0', // BYTES_RECEIVED
+    '135', // BYTES_SENT
+    '4', // DURATION
+    '4', // RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)
+    '"-"', // REQ(X-FORWARDED-FOR)
+    '"curl/7.73.0-DEV"', // REQ(USER-AGENT)
+    '"84961386-6d84-929d-98bd-c5aee93b5c88"', // REQ(X-REQUEST-ID)
+    '"httpbin:8000"', // REQ(:AUTHORITY)
+    '"10.44.1.27:80"', // UPSTREAM_HOST
+    'outbound|8000||httpbin.foo.svc.cluster.local', // UPSTREAM_CLUSTER_RAW
+    '10.44.1.23:37652', // UPSTREAM_LOCAL_ADDRESS
+    '10.0.45.184:8000', // DOWNSTREAM_LOCAL_ADDRESS
+    '10.44.1.23:46520', // DOWNSTREAM_REMOTE_ADDRESS
+    '-', // REQUESTED_SERVER_NAME
+    'default', // ROUTE_NAME
+  ]);
+});
+
+test('the whole line matches Istio\'s documented example byte for byte', (t) => {
+  t.is(
+    formatAccessLogText(entry),
+    '[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" ' +
+      '"84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local ' +
+      '10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default\n',
+  );
+});
+
+test('a failed request: flag, details, no upstream time, status 0 when nothing was sent', (t) => {
+  const line = formatAccessLogText({
+    startTime: 0,
+    method: 'POST',
+    path: '/upload?x=1',
+    protocol: 'HTTP/1.1',
+    responseCode: 0,
+    responseFlag: 'DC',
+    responseCodeDetails: 'downstream_remote_disconnect',
+    bytesReceived: 1024,
+    bytesSent: 0,
+    durationMs: 12.6,
+    forwardedFor: '203.0.113.7',
+  });
+  t.is(
+    line,
+    '[1970-01-01T00:00:00.000Z] "POST /upload?x=1 HTTP/1.1" 0 DC downstream_remote_disconnect - "-" 1024 0 13 - ' +
+      '"203.0.113.7" "-" "-" "-" "-" - - - - - -\n',
+  );
+});
+
+test('createAccessLog writes one formatted line per entry', (t) => {
+  const lines: string[] = [];
+  const log = createAccessLog((line) => lines.push(line));
+  log.log(entry);
+  log.log({ ...entry, responseCode: 503, responseFlag: 'UF' });
+  t.is(lines.length, 2);
+  t.is(lines[0], formatAccessLogText(entry));
+  t.true(lines[1]!.includes('" 503 UF via_upstream '));
+});

@@ -1,0 +1,128 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import test from 'ava';
+import { createLogger } from '../../src/log.js';
+import { createCluster, type ClusterConfig } from '../../src/upstream/cluster.js';
+import type { Endpoint } from '../../src/upstream/endpoint.js';
+import { endpointKey } from '../../src/upstream/endpoint.js';
+import type { LookupAll } from '../../src/upstream/endpoint-set.js';
+import { createPoolRegistry } from '../../src/upstream/pool-registry.js';
+
+const logger = createLogger({ level: 'error', write: () => {} });
+const endpoint = (last: number): Endpoint => ({ address: `10.0.0.${last}`, port: 8080, labels: {}, weight: 1 });
+
+function staticCluster(endpoints: Endpoint[], extra: Partial<ClusterConfig> = {}): ClusterConfig {
+  return Object.freeze({
+    name: 'outbound|8080||api.internal',
+    host: 'api.internal',
+    port: 8080,
+    endpoints: { kind: 'static', endpoints },
+    ...extra,
+  });
+}
+
+test('choose counts a request on the endpoint, so LEAST_REQUEST sends the next one elsewhere', (t) => {
+  const pools = createPoolRegistry();
+  t.teardown(() => pools.close());
+  const cluster = createCluster(staticCluster([endpoint(1), endpoint(2)]), { pools, logger });
+  const first = cluster.choose({})!;
+  // While the first lease is held, every pick goes to the other endpoint.
+  for (let i = 0; i < 20; i++) {
+    const next = cluster.choose({})!;
+    t.not(next.endpoint, first.endpoint);
+    next.release();
+  }
+  first.release();
+  // Released twice: still counted down once, so the endpoint is not "negative busy" and both serve again.
+  first.release();
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const lease = cluster.choose({})!;
+    seen.add(endpointKey(lease.endpoint));
+    lease.release();
+  }
+  t.is(seen.size, 2);
+  const busy = cluster.choose({})!;
+  for (let i = 0; i < 20; i++) {
+    const next = cluster.choose({})!;
+    t.not(next.endpoint, busy.endpoint);
+    next.release();
+  }
+});
+
+test('a lease carries the shared pool of its endpoint origin, and the pool reaches the endpoint', async (t) => {
+  const server: Server = createServer((req, res) => res.end(`hello ${req.url}`));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const pools = createPoolRegistry();
+  t.teardown(async () => {
+    await pools.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const local: Endpoint = { address: '127.0.0.1', port, labels: {}, weight: 1 };
+  const cluster = createCluster(staticCluster([local], { loadBalancer: { simple: 'ROUND_ROBIN' } }), { pools, logger });
+  await cluster.ready();
+  const lease = cluster.choose({})!;
+  t.is(lease.origin, `http://127.0.0.1:${port}`);
+  t.is(lease.pool, pools.get(lease.origin));
+  const { body } = await lease.pool.request({ method: 'GET', path: '/x' });
+  t.is(await body.text(), 'hello /x');
+  lease.release();
+  // Another cluster naming the same endpoint shares the pool.
+  const other = createCluster(staticCluster([local], { name: 'outbound|8080|v1|api.internal', subset: 'v1' }), { pools, logger });
+  t.is(other.choose({})!.pool, lease.pool);
+});
+
+test('no endpoint, or all excluded: choose answers undefined (the caller replies 503 UH)', (t) => {
+  const pools = createPoolRegistry();
+  t.teardown(() => pools.close());
+  t.is(createCluster(staticCluster([]), { pools, logger }).choose({}), undefined);
+  const cluster = createCluster(staticCluster([endpoint(1)]), { pools, logger });
+  t.is(cluster.choose({ exclude: new Set(['10.0.0.1:8080']) }), undefined);
+});
+
+test('consistent hash: the same key keeps choosing the same endpoint', (t) => {
+  const pools = createPoolRegistry();
+  t.teardown(() => pools.close());
+  const cluster = createCluster(
+    staticCluster([endpoint(1), endpoint(2), endpoint(3)], { loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } }),
+    { pools, logger },
+  );
+  for (const hashKey of ['alice', 'bob', 'carol']) {
+    const first = cluster.choose({ hashKey })!;
+    first.release();
+    for (let i = 0; i < 10; i++) {
+      const lease = cluster.choose({ hashKey })!;
+      t.is(lease.endpoint, first.endpoint);
+      lease.release();
+    }
+  }
+});
+
+test('a DNS cluster rebuilds its balancer when the answer changes', async (t) => {
+  let answer = ['10.1.0.1'];
+  const lookup: LookupAll = async () => answer.map((address) => ({ address }));
+  const pools = createPoolRegistry();
+  const cluster = createCluster(
+    {
+      name: 'outbound|80||svc.example.com',
+      host: 'svc.example.com',
+      port: 80,
+      endpoints: { kind: 'dns', targets: [{ hostname: 'svc.example.com', port: 80, labels: {}, weight: 1 }], refreshMs: 10 },
+      loadBalancer: { simple: 'ROUND_ROBIN' },
+    },
+    { pools, logger, lookup },
+  );
+  t.teardown(async () => {
+    cluster.close();
+    await pools.close();
+  });
+  await cluster.ready();
+  t.is(cluster.choose({})!.origin, 'http://10.1.0.1:80');
+  answer = ['10.1.0.2', '10.1.0.3'];
+  for (let waited = 0; cluster.endpoints().length !== 2 && waited < 5000; waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const origins = new Set(Array.from({ length: 4 }, () => cluster.choose({})!.origin));
+  t.deepEqual([...origins].sort(), ['http://10.1.0.2:80', 'http://10.1.0.3:80']);
+});
