@@ -116,7 +116,8 @@ function compileCorsPolicy(policy: CorsPolicy) {
 function destinationOf(cluster: string, routeLevel: Headers | undefined, destinationLevel: Headers | undefined): RouteDestination {
   const hasRequestEdits = routeLevel?.request !== undefined || destinationLevel?.request !== undefined;
   const hasResponseEdits = routeLevel?.response !== undefined || destinationLevel?.response !== undefined;
-  const authority = requestAuthority(destinationLevel?.request) ?? requestAuthority(routeLevel?.request);
+  // Istio: a route-level host wins over a destination's (and rewrite.authority over both).
+  const authority = requestAuthority(routeLevel?.request) ?? requestAuthority(destinationLevel?.request);
   return Object.freeze({
     cluster,
     ...(hasRequestEdits ? { requestHeaders: compileHeaderOperations(routeLevel?.request, destinationLevel?.request) } : {}),

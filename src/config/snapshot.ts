@@ -67,6 +67,6 @@ export interface RouteDestination {
   readonly requestHeaders?: HeaderEdit;
   /** Route- then destination-level `headers.response` edits, compiled into one. */
   readonly responseHeaders?: HeaderEdit;
-  /** The authority a `host` entry in `headers.request` rewrites to, as Istio treats it. */
+  /** The authority a `host` entry in `headers.request` sets, as Istio treats it (rewrite.authority still wins). */
   readonly authority?: string;
 }

@@ -78,12 +78,9 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
   const upstreamRequest = (view: RequestView, route: HttpRoute, destination: RouteDestination, req: IncomingMessage) => {
     const action = route.action;
     const pathAndQuery = view.query === '' ? view.path : `${view.path}?${view.query}`;
-    const target = action.kind === 'forward' && action.rewrite !== undefined ? action.rewrite(pathAndQuery, view.authority) : { path: pathAndQuery, authority: view.authority };
-    const headers = buildUpstreamRequestHeaders(req.headers, {
-      remoteAddress: req.socket.remoteAddress,
-      scheme: view.scheme,
-      authority: destination.authority ?? target.authority,
-    });
+    const authority = destination.authority ?? view.authority;
+    const target = action.kind === 'forward' && action.rewrite !== undefined ? action.rewrite(pathAndQuery, authority) : { path: pathAndQuery, authority };
+    const headers = buildUpstreamRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, scheme: view.scheme, authority: target.authority });
     destination.requestHeaders?.(headers);
     return { path: target.path, headers };
   };
@@ -96,7 +93,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     exchange.route = route;
 
     const preflight = route.cors?.preflight(req);
-    if (preflight !== undefined) return finish(exchange, sendLocalReply(res, preflight.status, '', undefined, preflight.headers));
+    if (preflight !== undefined) return finish(exchange, withDetail(sendLocalReply(res, preflight.status, '', undefined, preflight.headers), 'cors_response'));
 
     const action = route.action;
     if (action.kind === 'redirect') {
