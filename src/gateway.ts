@@ -61,15 +61,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const open = new Map<string, OpenListener>();
   const clusters = createClusterManager({ pools: createPoolRegistry(), logger });
   const handlerDeps = { clusters, accessLog: options.accessLog, logger };
+  const closeListener = async (name: string) => {
+    const entry = open.get(name);
+    if (entry === undefined) return;
+    open.delete(name);
+    await entry.listener.close(options.drainMs);
+    logger.info('listener closed', { listener: name });
+  };
   const listenerAddresses = () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() }));
 
   const reconcileListeners = async (configs: readonly ListenerConfig[]) => {
     const wanted = new Map(configs.map((c) => [c.name, c]));
-    for (const [name, entry] of open) {
-      if (wanted.has(name)) continue;
-      open.delete(name);
-      await entry.listener.close(options.drainMs);
-      logger.info('listener closed', { listener: name });
+    for (const name of open.keys()) {
+      if (!wanted.has(name)) await closeListener(name);
     }
     for (const config of configs) {
       const existing = open.get(config.name);
@@ -79,9 +83,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
       const ref: ListenerRef = { config };
       const handler = createHttpHandler(ref, handlerDeps);
-      const listener = await createHttpListener({ bind: config.bind, port: config.port, logger, ...handler }).catch((cause: unknown) => {
-        throw new MeshgateError('MG_ERR_LISTEN', `listener ${config.name} could not bind ${config.bind}:${config.port}`, { cause });
-      });
+      const listener = await createHttpListener({ bind: config.bind, port: config.port, logger, ...handler });
       open.set(config.name, { ref, listener });
       logger.info('listener ready', { listener: config.name, ...listener.address() });
     }
@@ -144,8 +146,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // Not ready first, so a load balancer stops sending before the sockets close.
       ready = false;
       watcher?.close();
-      await Promise.all([...open.values()].map((entry) => entry.listener.close(options.drainMs)));
-      open.clear();
+      await Promise.all([...open.keys()].map(closeListener));
       clusters.close();
       await admin?.close();
     },

@@ -81,7 +81,6 @@ export async function createHttpListener(options: HttpListenerOptions): Promise<
   const bound = app.server.address();
   if (bound === null || typeof bound === 'string') throw new MeshgateError('MG_ERR_LISTEN', 'listener has no TCP address');
   const address = Object.freeze({ address: bound.address, port: bound.port });
-  logger.info('listening', { protocol: 'http', address: address.address, port: address.port });
 
   let closing: Promise<void> | undefined;
   return {
@@ -103,7 +102,6 @@ export async function createHttpListener(options: HttpListenerOptions): Promise<
     await app.close();
     clearInterval(reaper);
     clearTimeout(deadline);
-    logger.info('listener closed', { address: address.address, port: address.port });
   }
 }
 

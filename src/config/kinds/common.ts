@@ -76,6 +76,12 @@ export const duration = z.union([z.string(), z.number()]).transform((text, ctx) 
 });
 
 /**
+ * Lets an object-level check run even when some fields failed (zod skips refinements of an
+ * invalid object by default), as long as there is an object to check.
+ */
+export const whenObject = { when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null };
+
+/**
  * Fields of a protobuf oneof: at most one may be set (exactly one when required). The check
  * runs even when other fields of the object failed, so every problem is reported at once.
  */
@@ -95,7 +101,7 @@ export function oneOf(fields: readonly string[], options: { required?: boolean }
         addCodedIssue(ctx, 'MG_ERR_CONFIG_FIELD_REQUIRED', `one of ${fields.join(', ')} is required`);
       }
     },
-    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+    whenObject,
   );
 }
 

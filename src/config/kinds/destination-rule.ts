@@ -14,13 +14,12 @@ import {
   uint32,
   uint64,
   unlimited,
+  whenObject,
 } from './common.js';
 
 // DestinationRule (istio/api networking/v1alpha3/destination_rule.proto): what happens to
 // traffic for a host once routed: load balancing, connection pools, outlier detection, TLS
 // origination, per-port policies and the subsets routes name. Defaults are the proto's own.
-
-const whenObject = { when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null };
 
 export const HTTPCookie = z.strictObject({
   name: z.string(),

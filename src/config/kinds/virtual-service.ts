@@ -16,11 +16,10 @@ import {
   stringList,
   subsetName,
   portNumber,
+  whenObject,
 } from './common.js';
 
 // VirtualService (istio/api networking/v1alpha3/virtual_service.proto): HTTP, TLS and TCP routes.
-
-const whenObject = { when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null };
 
 export const Destination = z.strictObject({
   host: serviceHost,
