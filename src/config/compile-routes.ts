@@ -19,7 +19,7 @@ import { compileCors } from '../filters/cors/cors.js';
 // drops blocks whose `gateways` do not name the gateway being built.
 
 /** HTTPRoute fields that validate but that this build does not act on yet, with the issue that adds them. */
-const notYetActedOn: readonly (keyof HTTPRoute)[] = ['timeout', 'retries', 'fault', 'mirror', 'mirrors', 'mirrorPercentage', 'delegate'];
+const notYetActedOn: readonly (keyof HTTPRoute)[] = ['retries', 'fault', 'mirror', 'mirrors', 'mirrorPercentage', 'delegate'];
 
 export interface RouteCompileContext {
   readonly registry: ServiceRegistry;
@@ -38,6 +38,8 @@ export function compileVirtualServiceRoutes(
   (vs.spec.http ?? []).forEach((http, index) => {
     const blocks: readonly (HTTPMatchRequest | undefined)[] = http.match?.length ? http.match : [undefined];
     const action = compileAction(vs, http, index, context);
+    // Istio leaves out a route whose delegate VirtualService it cannot use; the rest still serves.
+    if (action === undefined) return;
     const shared = {
       virtualService: `${namespace}/${vs.metadata.name}`,
       ...(http.corsPolicy === undefined ? {} : { cors: compileCorsPolicy(http.corsPolicy) }),
@@ -70,13 +72,14 @@ function compileAction(
   http: HTTPRoute,
   index: number,
   context: RouteCompileContext,
-): RouteAction | ForwardWithoutRewrite {
+): RouteAction | ForwardWithoutRewrite | undefined {
   const path = ['spec', 'http', index];
   for (const field of notYetActedOn) {
     if (http[field] !== undefined) {
-      context.issues.unsupported(vs, [...path, field], `http[].${field} is valid Istio but meshgate does not act on it yet; it is ignored`);
+      context.issues.unsupported(vs, [...path, field], `http[].${field} is valid Istio but meshgate does not act on it yet; ${field === 'delegate' ? 'this route is left out' : 'it is ignored'}`);
     }
   }
+  if (http.delegate !== undefined) return undefined;
   if (http.redirect !== undefined) return { kind: 'redirect', redirect: compileRedirect(http.redirect) };
   if (http.directResponse !== undefined) return { kind: 'direct', ...compileDirectResponse(http.directResponse) };
   const routeHeaders = http.headers;
@@ -99,7 +102,9 @@ function compileAction(
       value: destinationOf(resolution.config.name, routeHeaders, route.headers),
     };
   });
-  return { kind: 'forward', pickDestination: createWeightedPicker(destinations) };
+  // Istio's timeout is off unless set; 0s also means off.
+  const timeout = http.timeout === undefined || http.timeout === 0 ? {} : { timeoutMs: http.timeout };
+  return { kind: 'forward', pickDestination: createWeightedPicker(destinations), ...timeout };
 }
 
 // Istio reads the deprecated `allowOrigin` list as exact origins when `allowOrigins` is absent,

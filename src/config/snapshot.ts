@@ -56,6 +56,8 @@ export type RouteAction =
   | {
       readonly kind: 'forward';
       pickDestination(): RouteDestination;
+      /** Istio's http[].timeout: the whole request, 504 UT when it passes. */
+      readonly timeoutMs?: number;
       /** Rewrites the path (query included) and authority sent upstream (Istio's rewrite). */
       rewrite?(path: string, authority: string): Rewritten;
     };

@@ -11,6 +11,7 @@ import type { LoadedResource, ResourceMetadata } from './load.js';
 import type { SourcePosition } from './position.js';
 import { createServiceRegistry, type ServiceRegistry } from './service-registry.js';
 import { resolveGatewayName } from '../routing/request-match.js';
+import { parseGatewayServerHost } from '../routing/host-match.js';
 
 // Validate gives loaded resources their meaning: each spec against its kind's schema, then the
 // checks only the whole configuration can make (duplicates, references between resources,
@@ -238,8 +239,9 @@ function protocolFamily(protocol: string): string {
 }
 
 /** "foo.com" means "*\/foo.com" (any namespace); host names compare case-insensitively. */
-function qualifyServerHost(host: string): string {
-  return (host.includes('/') ? host : `*/${host}`).toLowerCase();
+function qualifyServerHost(entry: string): string {
+  const { namespace, host } = parseGatewayServerHost(entry);
+  return `${namespace}/${host}`.toLowerCase();
 }
 
 function checkGatewayReferences(virtualServices: readonly Typed<VirtualServiceSpec>[], gateways: readonly Typed<GatewaySpec>[]): void {

@@ -123,6 +123,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
         dispatcher: chosen.pool,
         path,
         headers,
+        ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
         editResponseHeaders: (response) => {
           destination.responseHeaders?.(response);
           if (corsHeaders !== undefined) Object.assign(response, corsHeaders);

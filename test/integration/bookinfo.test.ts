@@ -6,6 +6,7 @@ import { Pool } from 'undici';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
+import { eventually } from '../helpers/eventually.js';
 
 // The example in gateways/bookinfo.yaml, run by the built binary against real upstreams: only
 // its port numbers are swapped for free ones, so this also proves the README's example works.
@@ -139,14 +140,3 @@ test('no matching route is 404 with response flag NR in the access log', async (
   const line = await eventually(() => world.gateway.accessLog.find((l) => l.includes('/nowhere-at-all')));
   t.regex(line, /" 404 NR route_not_found /);
 });
-
-/** Polls until `probe` returns a value (access log lines are written after the response). */
-async function eventually<T>(probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('value not seen in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
