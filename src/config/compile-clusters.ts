@@ -101,7 +101,7 @@ function endpointsOf(
         address: w.address!,
         port: portOf(w),
         labels: Object.freeze({ ...w.labels }),
-        weight: w.weight ?? 1,
+        weight: endpointWeight(w),
         ...(w.locality === undefined ? {} : { locality: w.locality }),
       }));
     return { kind: 'static', endpoints };
@@ -118,29 +118,41 @@ function endpointsOf(
     kind: 'dns',
     targets: selected
       .filter((w) => w.address !== undefined)
-      .map((w) => ({ hostname: w.address!, port: portOf(w), labels: Object.freeze({ ...w.labels }), weight: w.weight ?? 1 })),
+      .map((w) => ({ hostname: w.address!, port: portOf(w), labels: Object.freeze({ ...w.labels }), weight: endpointWeight(w) })),
   };
 }
 
+// Istio's GetLoadBalancingWeight: 0 is proto3's unset, and an unset weight is 1.
+function endpointWeight(workload: WorkloadEntrySpec): number {
+  return workload.weight || 1;
+}
+
+/** The fields a portLevelSettings entry carries. */
+const portLevelFields = ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls'] as const;
+
 /**
- * Istio's precedence: the rule's policy, then its portLevelSettings for the port, then the
- * subset's policy, then the subset's portLevelSettings; each later one replaces whole fields.
+ * Istio's precedence (MergeSubsetTrafficPolicy): the rule's policy on the port, then the subset's
+ * policy on the port, whose set fields replace the rule's. On a port with a portLevelSettings
+ * entry, that entry replaces the policy's four port-level fields whole, set or not: "settings
+ * specified at the destination-level will not be inherited when overridden by port-level settings".
  */
 export function mergeTrafficPolicy(rule: DestinationRuleSpec, subset: string | undefined, port: number): TrafficPolicy | undefined {
   const subsetPolicy = subset === undefined ? undefined : rule.subsets?.find((s) => s.name === subset)?.trafficPolicy;
-  const layers = [rule.trafficPolicy, portLevel(rule.trafficPolicy, port), subsetPolicy, portLevel(subsetPolicy, port)];
-  let merged: TrafficPolicy | undefined;
-  for (const layer of layers) {
-    if (layer === undefined) continue;
-    const { portLevelSettings: _ignored, ...fields } = layer as TrafficPolicy & { portLevelSettings?: unknown };
-    merged = { ...merged, ...fields };
-  }
-  return merged === undefined ? undefined : Object.freeze(merged);
+  const base = policyOnPort(rule.trafficPolicy, port);
+  const over = policyOnPort(subsetPolicy, port);
+  if (base === undefined && over === undefined) return undefined;
+  const merged: Record<string, unknown> = { ...base?.fields };
+  if (over?.portLevel === true) for (const field of portLevelFields) delete merged[field];
+  return Object.freeze({ ...merged, ...over?.fields } as TrafficPolicy);
 }
 
-function portLevel(policy: TrafficPolicy | undefined, port: number): TrafficPolicy | undefined {
-  const settings = policy?.portLevelSettings?.find((s) => s.port?.number === port);
-  if (settings === undefined) return undefined;
-  const { port: _port, ...fields } = settings;
-  return fields as TrafficPolicy;
+function policyOnPort(policy: TrafficPolicy | undefined, port: number): { fields: TrafficPolicy; portLevel: boolean } | undefined {
+  if (policy === undefined) return undefined;
+  const settings = policy.portLevelSettings?.find((s) => s.port?.number === port);
+  if (settings !== undefined) {
+    const { port: _port, ...fields } = settings;
+    return { fields, portLevel: true };
+  }
+  const { portLevelSettings: _ignored, ...fields } = policy;
+  return { fields, portLevel: false };
 }

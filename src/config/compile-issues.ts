@@ -18,6 +18,8 @@ export function createIssueSink(): IssueSink {
   const issues: ConfigIssue[] = [];
   const add = (severity: ConfigIssue['severity']) => (resource: Resource<unknown>, path: FieldPath, code: ConfigErrorCode, message: string) => {
     const { line, column } = resource.locate(path);
+    // A VirtualService bound to several gateways is compiled once per gateway; say each finding once.
+    if (issues.some((i) => i.file === resource.file && i.line === line && i.column === column && i.code === code && i.message === message)) return;
     issues.push({
       code,
       severity,
