@@ -41,6 +41,9 @@ interface Exchange {
   readonly req: IncomingMessage;
   readonly startTime: number;
   readonly started: number;
+  /** Read when the request arrives: a socket destroyed before the log line has no addresses left. */
+  readonly downstreamLocalAddress: string;
+  readonly downstreamRemoteAddress: string;
   route?: HttpRoute;
   cluster?: string;
   upstreamHost?: string;
@@ -53,7 +56,14 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
   const begin = (req: IncomingMessage): { exchange: Exchange; view: RequestView } => {
     // Envoy gives every request an id, local replies included, so logs can name each one.
     if (!req.headers['x-request-id']) req.headers['x-request-id'] = randomUUID();
-    const exchange: Exchange = { req, startTime: Date.now(), started: performance.now() };
+    const { socket } = req;
+    const exchange: Exchange = {
+      req,
+      startTime: Date.now(),
+      started: performance.now(),
+      downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
+      downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+    };
     const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: 'http', port: ref.config.port });
     return { exchange, view };
   };
@@ -211,7 +221,6 @@ function appendSetCookie(headers: OutgoingHttpHeaders, cookie: string): void {
 
 function accessLogEntry(exchange: Exchange, outcome: ForwardOutcome): AccessLogEntry {
   const { req } = exchange;
-  const socket = req.socket;
   const header = (name: string) => {
     const value = req.headers[name];
     return Array.isArray(value) ? value.join(',') : value;
@@ -234,8 +243,8 @@ function accessLogEntry(exchange: Exchange, outcome: ForwardOutcome): AccessLogE
     authority: header('host'),
     upstreamHost: exchange.upstreamHost,
     upstreamCluster: exchange.cluster,
-    downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
-    downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+    downstreamLocalAddress: exchange.downstreamLocalAddress,
+    downstreamRemoteAddress: exchange.downstreamRemoteAddress,
     routeName: exchange.route?.name,
   };
 }

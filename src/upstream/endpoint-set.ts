@@ -139,8 +139,8 @@ export function createDnsEndpoints(targets: readonly DnsTarget[], options: DnsEn
     ready() {
       readyPromise ??= new Promise<void>((resolve) => {
         const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+        // Not unref'd: someone is waiting on it, and it is cleared as soon as the first answer lands.
         const bound = setTimeout(resolve, readyTimeoutMs);
-        bound.unref();
         void firstAnswer.then(() => {
           clearTimeout(bound);
           resolve();

@@ -42,7 +42,10 @@ test('file edits reload: in-flight requests finish, invalid configs are refused'
   const broken = singleRouteConfig({ port, upstreamPort: green.port }).replace('host: app.internal\n', 'host: app.internal\n            subset: v9\n');
   await writeConfig(dir, 'app.yaml', broken);
   const refused = await gateway.waitForLog((l) => l.msg === 'config reload refused; the last good config keeps serving');
-  t.is(refused.generation, 2);
+  // One edit may reach the watcher as two bursts on a busy machine (a second, identical reload):
+  // what matters is that the refusal left the last applied generation serving.
+  const applied = Math.max(...gateway.logs.filter((l) => l.msg === 'config reloaded').map((l) => l.generation as number));
+  t.is(refused.generation, applied);
   const issueLine = gateway.logs.find((l) => l.code === 'MG_ERR_CONFIG_SUBSET_MISSING');
   t.regex(String(issueLine?.msg), /app\.yaml:\d+:\d+: error MG_ERR_CONFIG_SUBSET_MISSING .*subset/);
   t.deepEqual(await get('/'), { status: 200, text: 'green' });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -7,32 +6,7 @@ import { Pool, WebSocket } from 'undici';
 import type { ForwardOutcome } from '../../src/upstream/local-reply.js';
 import { buildUpstreamRequestHeaders } from '../../src/upstream/request-headers.js';
 import { proxyWebSocket } from '../../src/upstream/websocket-proxy.js';
-
-/** The least of a WebSocket server (RFC 6455): handshake, then echo each small frame back unmasked. */
-function acceptAndEcho(req: IncomingMessage, socket: Duplex, seen: { headers?: http.IncomingHttpHeaders }): void {
-  seen.headers = req.headers;
-  const accept = createHash('sha1')
-    .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-    .digest('base64');
-  socket.write(
-    `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\nx-upstream: yes\r\n\r\n`,
-  );
-  let pending = Buffer.alloc(0);
-  socket.on('data', (data: Buffer) => {
-    pending = Buffer.concat([pending, data]);
-    while (pending.length >= 6) {
-      const opcode = pending[0]! & 0x0f;
-      const length = pending[1]! & 0x7f; // tests send short frames only
-      if (pending.length < 6 + length) return;
-      const mask = pending.subarray(2, 6);
-      const payload = Buffer.from(pending.subarray(6, 6 + length).map((byte, i) => byte ^ mask[i % 4]!));
-      pending = pending.subarray(6 + length);
-      socket.write(Buffer.concat([Buffer.from([0x80 | opcode, payload.length]), payload]));
-      if (opcode === 0x8) socket.end();
-    }
-  });
-  socket.on('error', () => socket.destroy());
-}
+import { acceptAndEcho } from '../helpers/websocket-echo.js';
 
 async function listen(t: ExecutionContext, server: http.Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
