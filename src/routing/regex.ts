@@ -3,12 +3,14 @@ import RE2 from 're2';
 // Istio hands regexes to Envoy's safe_regex: Google RE2 syntax, matched against the whole
 // value, in linear time. The re2 addon is the same engine, so no request can make a route
 // regex backtrack, and a pattern RE2 refuses (look-ahead, back-references) fails validation.
+//
+// A call into the addon copies the value into UTF-8 first, which costs more than most matches.
+// A route table tries many regexes per request and most of them fail, so each compiled regex
+// first checks the literal text every match must start with (as RE2 itself does) in JS.
 
 export interface CompiledRegex {
   /** True when the pattern matches the whole value. */
   test(value: string): boolean;
-  /** The engine object, for rewrites that substitute capture groups. */
-  readonly engine: RE2;
 }
 
 /** Compiles a full-match RE2 regex; throws an Error whose message says why RE2 refused it. */
@@ -16,7 +18,9 @@ export function compileFullMatchRegex(pattern: string, ignoreCase = false): Comp
   // Compiled bare first so that a pattern such as `a)|(b` cannot escape the anchoring group.
   new RE2(pattern, 'u');
   const engine = new RE2(`^(?:${pattern})$`, ignoreCase ? 'iu' : 'u');
-  return { test: (value) => engine.test(value), engine };
+  const prefix = ignoreCase ? '' : requiredLiteralPrefix(pattern);
+  if (prefix === '') return { test: (value) => engine.test(value) };
+  return { test: (value) => value.startsWith(prefix) && engine.test(value) };
 }
 
 /** Returns RE2's complaint about a pattern, or undefined when it compiles. */
@@ -27,4 +31,24 @@ export function regexProblem(pattern: string): string | undefined {
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
+}
+
+const metacharacters = new Set(['\\', '.', '[', ']', '(', ')', '{', '}', '*', '+', '?', '^', '$', '|']);
+const makesPreviousOptional = new Set(['*', '?', '{']);
+
+/**
+ * The plain characters every whole-value match of `pattern` starts with: its leading literal
+ * run, less the last character when a `*`, `?` or `{m,n}` makes that one optional. '' when
+ * the pattern has an alternation anywhere (a branch may start differently) or starts with a
+ * metacharacter. Conservative by construction: it may say less than RE2 knows, never more.
+ */
+export function requiredLiteralPrefix(pattern: string): string {
+  if (pattern.includes('|')) return '';
+  let end = 0;
+  while (end < pattern.length && !metacharacters.has(pattern[end]!)) end++;
+  if (end < pattern.length && makesPreviousOptional.has(pattern[end]!)) end--;
+  // A surrogate pair cut in half is no prefix of anything.
+  const last = pattern.charCodeAt(end - 1);
+  if (end > 0 && last >= 0xd800 && last <= 0xdbff) end--;
+  return pattern.slice(0, Math.max(end, 0));
 }
