@@ -48,9 +48,16 @@ interface OpenListener {
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
+  // Watching starts before the first load, so an edit made while the gateway starts is not lost.
+  let changedDuringStart = false;
+  let onFileChange = () => {
+    changedDuringStart = true;
+  };
+  const watcher: ConfigWatcher | undefined = options.watch ? await watchConfig(options.configPaths, () => onFileChange()) : undefined;
   const first = await buildSnapshot({ paths: options.configPaths, defaultNamespace: options.namespace, generation: 1 });
   logIssues(logger, first.issues);
   if (first.snapshot === undefined) {
+    watcher?.close();
     throw new MeshgateError('MG_ERR_CONFIG_REFUSED', `configuration has errors:\n${first.issues.filter((i) => i.severity === 'error').map(formatIssue).join('\n')}`);
   }
 
@@ -61,19 +68,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const open = new Map<string, OpenListener>();
   const clusters = createClusterManager({ pools: createPoolRegistry(), logger });
   const handlerDeps = { clusters, accessLog: options.accessLog, logger };
-  const closeListener = async (name: string) => {
+  const draining = new Set<Promise<void>>();
+  const closeListener = (name: string): Promise<void> => {
     const entry = open.get(name);
-    if (entry === undefined) return;
+    if (entry === undefined) return Promise.resolve();
     open.delete(name);
-    await entry.listener.close(options.drainMs);
-    logger.info('listener closed', { listener: name });
+    const closing = entry.listener.close(options.drainMs).then(() => logger.info('listener closed', { listener: name }));
+    draining.add(closing);
+    return closing.finally(() => draining.delete(closing));
   };
   const listenerAddresses = () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() }));
 
-  const reconcileListeners = async (configs: readonly ListenerConfig[]) => {
-    const wanted = new Map(configs.map((c) => [c.name, c]));
-    for (const name of open.keys()) {
-      if (!wanted.has(name)) await closeListener(name);
+  // Removed listeners drain in the background, so a reload never waits out the drain timeout.
+  // A listener that cannot bind fails the start; on a reload it is logged and the rest serves,
+  // as Envoy keeps its other listeners when one fails.
+  const reconcileListeners = async (configs: readonly ListenerConfig[], onBindFailure: 'throw' | 'log') => {
+    const wanted = new Set(configs.map((c) => c.name));
+    for (const name of [...open.keys()]) {
+      if (!wanted.has(name)) void closeListener(name);
     }
     for (const config of configs) {
       const existing = open.get(config.name);
@@ -82,20 +94,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         continue;
       }
       const ref: ListenerRef = { config };
-      const handler = createHttpHandler(ref, handlerDeps);
-      const listener = await createHttpListener({ bind: config.bind, port: config.port, logger, ...handler });
-      open.set(config.name, { ref, listener });
-      logger.info('listener ready', { listener: config.name, ...listener.address() });
+      try {
+        const listener = await createHttpListener({ bind: config.bind, port: config.port, logger, ...createHttpHandler(ref, handlerDeps) });
+        open.set(config.name, { ref, listener });
+        logger.info('listener ready', { listener: config.name, ...listener.address() });
+      } catch (err) {
+        if (onBindFailure === 'throw') throw err;
+        logger.error('listener could not bind; the other listeners keep serving', { listener: config.name, err });
+      }
     }
   };
 
-  const apply = async (snapshot: Snapshot) => {
+  const apply = async (snapshot: Snapshot, onBindFailure: 'throw' | 'log') => {
     clusters.update(snapshot.clusters);
     current = snapshot;
-    await reconcileListeners(snapshot.listeners);
+    await reconcileListeners(snapshot.listeners, onBindFailure);
   };
 
-  await apply(current);
+  await apply(current, 'throw');
   const admin: AdminServer | undefined =
     options.admin === undefined
       ? undefined
@@ -110,31 +126,39 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           },
         });
 
+  const rebuild = async (reason: string): Promise<ReloadResult> => {
+    const generation = current.generation + 1;
+    const result = await buildSnapshot({ paths: options.configPaths, defaultNamespace: options.namespace, generation });
+    logIssues(logger, result.issues);
+    if (result.snapshot === undefined) {
+      lastRefused = { at: new Date().toISOString(), issues: result.issues };
+      logger.error('config reload refused; the last good config keeps serving', {
+        reason,
+        generation: current.generation,
+        errors: result.issues.filter((i) => i.severity === 'error').length,
+      });
+      return { applied: false, generation: current.generation, issues: result.issues };
+    }
+    await apply(result.snapshot, 'log');
+    logger.info('config reloaded', { reason, generation });
+    return { applied: true, generation, issues: result.issues };
+  };
+
+  // Reloads run one at a time, in order (a burst of edits ends on the newest files), and never
+  // reject: the watcher and SIGHUP fire and forget, and a failed reload must not end the process.
   const reload = (reason: string): Promise<ReloadResult> => {
-    // Reloads run one at a time, in order: a burst of edits ends on the newest files.
-    const run = reloading.then(async (): Promise<ReloadResult> => {
-      const generation = current.generation + 1;
-      const result = await buildSnapshot({ paths: options.configPaths, defaultNamespace: options.namespace, generation });
-      logIssues(logger, result.issues);
-      if (result.snapshot === undefined) {
-        lastRefused = { at: new Date().toISOString(), issues: result.issues };
-        logger.error('config reload refused; the last good config keeps serving', {
-          reason,
-          generation: current.generation,
-          errors: result.issues.filter((i) => i.severity === 'error').length,
-        });
-        return { applied: false, generation: current.generation, issues: result.issues };
-      }
-      await apply(result.snapshot);
-      logger.info('config reloaded', { reason, generation });
-      return { applied: true, generation, issues: result.issues };
-    });
-    reloading = run.catch(() => undefined);
+    const run = reloading.then(() =>
+      rebuild(reason).catch((err: unknown): ReloadResult => {
+        logger.error('config reload failed; the last good config keeps serving', { reason, err });
+        return { applied: false, generation: current.generation, issues: [] };
+      }),
+    );
+    reloading = run;
     return run;
   };
 
-  let watcher: ConfigWatcher | undefined;
-  if (options.watch) watcher = await watchConfig(options.configPaths, () => void reload('file change'));
+  onFileChange = () => void reload('file change');
+  if (changedDuringStart) void reload('file change during start');
   ready = true;
 
   return {
@@ -146,7 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // Not ready first, so a load balancer stops sending before the sockets close.
       ready = false;
       watcher?.close();
-      await Promise.all([...open.keys()].map(closeListener));
+      await Promise.all([...[...open.keys()].map(closeListener), ...draining]);
       clusters.close();
       await admin?.close();
     },

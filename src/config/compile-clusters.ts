@@ -30,7 +30,7 @@ export interface ClusterResolution {
   readonly problem?: ClusterProblem;
 }
 
-export function clusterName(port: number, subset: string | undefined, host: string): string {
+function clusterName(port: number, subset: string | undefined, host: string): string {
   return `outbound|${port}|${subset ?? ''}|${host}`;
 }
 
@@ -136,7 +136,7 @@ const portLevelFields = ['loadBalancer', 'connectionPool', 'outlierDetection', '
  * entry, that entry replaces the policy's four port-level fields whole, set or not: "settings
  * specified at the destination-level will not be inherited when overridden by port-level settings".
  */
-export function mergeTrafficPolicy(rule: DestinationRuleSpec, subset: string | undefined, port: number): TrafficPolicy | undefined {
+function mergeTrafficPolicy(rule: DestinationRuleSpec, subset: string | undefined, port: number): TrafficPolicy | undefined {
   const subsetPolicy = subset === undefined ? undefined : rule.subsets?.find((s) => s.name === subset)?.trafficPolicy;
   const base = policyOnPort(rule.trafficPolicy, port);
   const over = policyOnPort(subsetPolicy, port);

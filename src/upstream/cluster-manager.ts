@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../log.js';
 import { createCluster, type Cluster, type ClusterConfig } from './cluster.js';
-import { compileHashKey } from './lb/hash-key.js';
+import { compileHashKey, type HashKeyFunction } from './lb/hash-key.js';
 import type { PoolRegistry } from './pool-registry.js';
 import { endpointOrigin } from './endpoint.js';
 
@@ -9,13 +9,11 @@ import { endpointOrigin } from './endpoint.js';
 // did not change (its DNS state, load-balancer position and active counts with it), builds the
 // new ones and closes the ones no route names any more.
 
-export type HashKeyOf = ReturnType<typeof compileHashKey>;
-
 export interface ManagedCluster {
   readonly config: ClusterConfig;
   readonly cluster: Cluster;
   /** Present when the cluster balances by consistent hash. */
-  readonly hashKey?: HashKeyOf;
+  readonly hashKey?: HashKeyFunction;
 }
 
 export interface ClusterManager {

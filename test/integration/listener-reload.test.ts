@@ -1,0 +1,48 @@
+import test from 'ava';
+import { createServer } from 'node:net';
+import { request } from 'undici';
+import { freePort } from '../helpers/free-port.js';
+import { startUpstream } from '../helpers/upstream.js';
+import { startGatewayProcess } from '../helpers/gateway-process.js';
+import { configDir, singleRouteConfig, writeConfig } from '../helpers/config-files.js';
+
+// A reload that adds a Gateway server opens its port; one that removes it closes the port; a
+// port that cannot be bound is logged and every other listener keeps serving (as Envoy does).
+
+/** singleRouteConfig's Gateway, with one more server per extra port. */
+function withExtraPorts(yaml: string, ports: number[]): string {
+  const servers = ports.map((port) => `    - port: { number: ${port}, name: http-${port}, protocol: HTTP }\n      hosts: ["*"]\n`).join('');
+  return yaml.replace('      hosts: ["*"]\n', `      hosts: ["*"]\n${servers}`);
+}
+
+test('reloads open new listeners, close removed ones, and survive a port that is taken', async (t) => {
+  const upstream = await startUpstream('app', (_req, res, name) => res.end(name));
+  const [first, second, taken] = [await freePort(), await freePort(), await freePort()];
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(taken, '0.0.0.0', resolve));
+  const dir = await configDir('listener-reload');
+  const base = singleRouteConfig({ port: first, upstreamPort: upstream.port });
+  await writeConfig(dir, 'app.yaml', base);
+  const gateway = await startGatewayProcess(['--config', dir]);
+  t.teardown(async () => {
+    await gateway.stop();
+    await upstream.close();
+    await new Promise((resolve) => squatter.close(resolve));
+  });
+  const get = async (port: number) => {
+    const res = await request(`http://127.0.0.1:${port}/`, { reset: true });
+    return res.body.text();
+  };
+
+  await writeConfig(dir, 'app.yaml', withExtraPorts(base, [second]));
+  await gateway.waitForLog((l) => l.msg === 'listener ready' && l.port === second);
+  t.is(await get(second), 'app');
+
+  await writeConfig(dir, 'app.yaml', withExtraPorts(base, [taken]));
+  const failure = await gateway.waitForLog((l) => l.msg === 'listener could not bind; the other listeners keep serving');
+  t.is(failure.listener, `0.0.0.0_${taken}`);
+  await gateway.waitForLog((l) => l.msg === 'listener closed' && l.listener === `0.0.0.0_${second}`);
+  await t.throwsAsync(get(second), undefined, 'the removed listener no longer accepts');
+  t.is(await get(first), 'app', 'the listener that did not change still serves');
+  t.is(gateway.child.exitCode, null, 'the gateway is still running');
+});
