@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { MeshgateError } from './errors.js';
 import { createLogger, type LogLevel, type Logger } from './log.js';
 import { buildSnapshot } from './config/pipeline.js';
 import { formatIssue, hasErrors } from './config/issue.js';
 import { parseDuration } from './config/kinds/common.js';
 import { startGateway, type Gateway } from './gateway.js';
-import { createAccessLog } from './observability/access-log.js';
 import { startDemoUpstreams } from './demo-upstreams.js';
 
 // `meshgate run | validate | demo`: the command a user types. It parses flags, wires the
@@ -24,6 +24,7 @@ Usage:
 Options for run and demo:
   --config PATH          file or folder of YAML (repeatable; folders are read recursively)
   --namespace NS         namespace of resources that do not name one (default: default)
+  --workers N|auto       worker processes serving traffic (default: auto, one per available core)
   --admin-port N         admin port: /healthz/ready, /config_dump, /listeners, /reload (default: 15000)
   --admin-bind ADDR      admin address (default: 127.0.0.1)
   --no-admin             no admin port
@@ -35,6 +36,7 @@ Options for run and demo:
 const runOptions = {
   config: { type: 'string', multiple: true },
   namespace: { type: 'string', default: 'default' },
+  workers: { type: 'string', default: 'auto' },
   'admin-port': { type: 'string', default: '15000' },
   'admin-bind': { type: 'string', default: '127.0.0.1' },
   'no-admin': { type: 'boolean', default: false },
@@ -102,21 +104,29 @@ async function validate(paths: string[], flags: Flags): Promise<number> {
 }
 
 async function run(paths: string[], flags: Flags, demo: boolean): Promise<number> {
-  const logger = createLogger({ level: logLevel(flags['log-level']) });
+  const level = logLevel(flags['log-level']);
+  const logger = createLogger({ level, fields: { process: 'primary' } });
   const drainMs = parseDuration(flags['drain-timeout']);
   if (drainMs === undefined) throw usageError(`--drain-timeout "${flags['drain-timeout']}" is not a duration like 30s`);
   const adminPort = Number(flags['admin-port']);
   if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) throw usageError(`--admin-port "${flags['admin-port']}" is not a port`);
 
+  const workers = flags.workers === 'auto' ? availableParallelism() : Number(flags.workers);
+  if (!Number.isInteger(workers) || workers < 1) throw usageError(`--workers "${flags.workers}" is not a number of workers (1 or more) or auto`);
+
   const upstreams = demo ? await startDemoUpstreams(paths, flags.namespace, logger) : undefined;
   const gateway = await startGateway({
     configPaths: paths,
     namespace: flags.namespace,
+    workers,
     ...(flags['no-admin'] ? {} : { admin: { bind: flags['admin-bind'], port: adminPort } }),
     drainMs,
     watch: !flags['no-watch'],
     logger,
-    accessLog: createAccessLog(),
+    logLevel: level,
+  }).catch(async (err: unknown) => {
+    await upstreams?.close();
+    throw err;
   });
   return waitForSignals(gateway, logger, async () => upstreams?.close());
 }
@@ -127,7 +137,8 @@ function waitForSignals(gateway: Gateway, logger: Logger, afterStop: () => Promi
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
-        logger.warn('second signal: exiting without draining', { signal });
+        logger.warn('second signal: ending the workers without draining', { signal });
+        gateway.kill();
         process.exit(1);
       }
       stopping = true;

@@ -1,29 +1,29 @@
+import { fileURLToPath } from 'node:url';
 import { MeshgateError } from './errors.js';
-import type { Logger } from './log.js';
+import type { Logger, LogLevel } from './log.js';
 import { buildSnapshot } from './config/pipeline.js';
 import { formatIssue } from './config/issue.js';
 import type { ConfigIssue } from './config/issue.js';
-import type { ListenerConfig, Snapshot } from './config/snapshot.js';
+import type { Snapshot } from './config/snapshot.js';
 import { watchConfig, type ConfigWatcher } from './config/watch.js';
 import { startAdminServer, type AdminServer, type RefusedReload } from './admin/admin-server.js';
-import { createHttpListener, type HttpListener } from './listeners/http-listener.js';
-import { createHttpHandler, type ListenerRef } from './listeners/http-handler.js';
-import { createClusterManager } from './upstream/cluster-manager.js';
-import { createPoolRegistry } from './upstream/pool-registry.js';
-import type { AccessLog } from './observability/access-log.js';
+import { createSupervisor, type WorkerReport } from './process/supervisor.js';
+import { toWire } from './process/messages.js';
 
-// The composition root: config pipeline -> snapshot -> listeners, clusters and the admin
-// port. A reload builds a whole new snapshot and swaps one reference; listeners that did not
-// change keep their sockets, so clients notice nothing.
+// The composition root, in the primary process: config pipeline -> snapshot -> workers, the
+// admin port and the file watcher. The primary loads and validates once and hands the result to
+// every worker; it never serves traffic itself. A reload builds a whole new snapshot; workers
+// swap it in without touching a socket that did not change, so clients notice nothing.
 
 export interface GatewayOptions {
   readonly configPaths: readonly string[];
   readonly namespace: string;
+  readonly workers: number;
   readonly admin?: { readonly bind: string; readonly port: number };
   readonly drainMs: number;
   readonly watch: boolean;
   readonly logger: Logger;
-  readonly accessLog: AccessLog;
+  readonly logLevel: LogLevel;
 }
 
 export interface ReloadResult {
@@ -34,17 +34,14 @@ export interface ReloadResult {
 
 export interface Gateway {
   snapshot(): Snapshot;
-  /** Bound addresses by listener name (the port really bound, useful with port 0). */
-  listeners(): readonly { name: string; address: string; port: number }[];
-  adminAddress(): { address: string; port: number } | undefined;
   reload(reason: string): Promise<ReloadResult>;
+  /** Not ready, drain every worker, close the admin port. */
   stop(): Promise<void>;
+  /** Ends the workers at once (a second SIGTERM). */
+  kill(): void;
 }
 
-interface OpenListener {
-  readonly ref: ListenerRef;
-  readonly listener: HttpListener;
-}
+const workerScript = fileURLToPath(new URL('./process/worker-main.js', import.meta.url));
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
@@ -54,6 +51,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     changedDuringStart = true;
   };
   const watcher: ConfigWatcher | undefined = options.watch ? await watchConfig(options.configPaths, () => onFileChange()) : undefined;
+
   const first = await buildSnapshot({ paths: options.configPaths, defaultNamespace: options.namespace, generation: 1 });
   logIssues(logger, first.issues);
   if (first.snapshot === undefined) {
@@ -64,54 +62,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let current: Snapshot = first.snapshot;
   let ready = false;
   let lastRefused: RefusedReload | undefined;
-  let reloading: Promise<unknown> = Promise.resolve();
-  const open = new Map<string, OpenListener>();
-  const clusters = createClusterManager({ pools: createPoolRegistry(), logger });
-  const handlerDeps = { clusters, accessLog: options.accessLog, logger };
-  const draining = new Set<Promise<void>>();
-  const closeListener = (name: string): Promise<void> => {
-    const entry = open.get(name);
-    if (entry === undefined) return Promise.resolve();
-    open.delete(name);
-    const closing = entry.listener.close(options.drainMs).then(() => logger.info('listener closed', { listener: name }));
-    draining.add(closing);
-    return closing.finally(() => draining.delete(closing));
-  };
-  const listenerAddresses = () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() }));
+  const supervisor = createSupervisor({
+    count: options.workers,
+    exec: workerScript,
+    settings: { logLevel: options.logLevel, drainMs: options.drainMs },
+    logger,
+  });
 
-  // Removed listeners drain in the background, so a reload never waits out the drain timeout.
-  // A listener that cannot bind fails the start; on a reload it is logged and the rest serves,
-  // as Envoy keeps its other listeners when one fails.
-  const reconcileListeners = async (configs: readonly ListenerConfig[], onBindFailure: 'throw' | 'log') => {
-    const wanted = new Set(configs.map((c) => c.name));
-    for (const name of [...open.keys()]) {
-      if (!wanted.has(name)) void closeListener(name);
-    }
-    for (const config of configs) {
-      const existing = open.get(config.name);
-      if (existing !== undefined) {
-        existing.ref.config = config;
-        continue;
-      }
-      const ref: ListenerRef = { config };
-      try {
-        const listener = await createHttpListener({ bind: config.bind, port: config.port, logger, ...createHttpHandler(ref, handlerDeps) });
-        open.set(config.name, { ref, listener });
-        logger.info('listener ready', { listener: config.name, ...listener.address() });
-      } catch (err) {
-        if (onBindFailure === 'throw') throw err;
-        logger.error('listener could not bind; the other listeners keep serving', { listener: config.name, err });
-      }
-    }
-  };
-
-  const apply = async (snapshot: Snapshot, onBindFailure: 'throw' | 'log') => {
-    clusters.update(snapshot.clusters);
-    current = snapshot;
-    await reconcileListeners(snapshot.listeners, onBindFailure);
-  };
-
-  await apply(current, 'throw');
+  // Readiness is served from the start (503 until every worker serves), so a load balancer never
+  // sends to an instance that is still starting.
   const admin: AdminServer | undefined =
     options.admin === undefined
       ? undefined
@@ -121,10 +80,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           state: {
             ready: () => ready,
             snapshot: () => current,
-            listeners: () => listenerAddresses(),
+            listeners: () => supervisor.listeners(),
+            workers: () => supervisor.stats(),
             lastRefusedReload: () => lastRefused,
           },
         });
+
+  try {
+    const report = await supervisor.start(current.generation, toWire(current.config));
+    logger.info('gateway ready', { generation: current.generation, workers: options.workers, listeners: report.listeners });
+  } catch (err) {
+    supervisor.kill();
+    watcher?.close();
+    await admin?.close();
+    throw new MeshgateError('MG_ERR_LISTEN', `the workers could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 
   const rebuild = async (reason: string): Promise<ReloadResult> => {
     const generation = current.generation + 1;
@@ -139,13 +109,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       return { applied: false, generation: current.generation, issues: result.issues };
     }
-    await apply(result.snapshot, 'log');
-    logger.info('config reloaded', { reason, generation });
+    current = result.snapshot;
+    logApplied(logger, await supervisor.update(generation, toWire(result.snapshot.config)), reason, generation);
     return { applied: true, generation, issues: result.issues };
   };
 
   // Reloads run one at a time, in order (a burst of edits ends on the newest files), and never
   // reject: the watcher and SIGHUP fire and forget, and a failed reload must not end the process.
+  let reloading: Promise<unknown> = Promise.resolve();
   const reload = (reason: string): Promise<ReloadResult> => {
     const run = reloading.then(() =>
       rebuild(reason).catch((err: unknown): ReloadResult => {
@@ -163,18 +134,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   return {
     snapshot: () => current,
-    listeners: listenerAddresses,
-    adminAddress: () => admin?.address(),
     reload,
     async stop() {
       // Not ready first, so a load balancer stops sending before the sockets close.
       ready = false;
       watcher?.close();
-      await Promise.all([...[...open.keys()].map(closeListener), ...draining]);
-      clusters.close();
+      await supervisor.stop();
       await admin?.close();
     },
+    kill: () => supervisor.kill(),
   };
+}
+
+function logApplied(logger: Logger, report: WorkerReport, reason: string, generation: number): void {
+  for (const failure of report.bindFailures) {
+    logger.error('listener could not bind; the other listeners keep serving', { listener: failure.listener, error: failure.message });
+  }
+  logger.info('config reloaded', { reason, generation, listeners: report.listeners });
 }
 
 function logIssues(logger: Logger, issues: readonly ConfigIssue[]): void {

@@ -15,6 +15,8 @@ export interface Logger {
 export interface LoggerOptions {
   level?: LogLevel;
   write?: (line: string) => void;
+  /** Fields on every line, such as the worker a line comes from. */
+  fields?: Record<string, unknown>;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -22,7 +24,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const emit = (level: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
     if (levelRank[level] < threshold) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }, errorReplacer)}\n`);
+    write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...options.fields, ...fields }, errorReplacer)}\n`);
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

@@ -16,6 +16,7 @@ export interface AdminState {
   ready(): boolean;
   snapshot(): Snapshot | undefined;
   listeners(): readonly { name: string; address: string; port: number }[];
+  workers(): { readonly workers: number; readonly restarts: number };
   lastRefusedReload(): RefusedReload | undefined;
 }
 
@@ -29,6 +30,7 @@ type Route = (state: AdminState) => { status: number; body: unknown };
 const routes: Readonly<Record<string, Route>> = {
   '/healthz/ready': (state) => (state.ready() ? { status: 200, body: 'ready' } : { status: 503, body: 'not ready' }),
   '/listeners': (state) => ({ status: 200, body: state.listeners() }),
+  '/workers': (state) => ({ status: 200, body: state.workers() }),
   '/config_dump': (state) => ({ status: 200, body: configDump(state.snapshot()) }),
   '/reload': (state) => ({ status: 200, body: { lastRefused: state.lastRefusedReload() ?? null } }),
 };

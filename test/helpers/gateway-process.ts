@@ -24,7 +24,8 @@ export interface GatewayProcess {
 }
 
 export async function startGatewayProcess(args: string[], options: { timeoutMs?: number } = {}): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [cliPath, 'run', '--admin-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // One worker unless a test asks for more: several tests count exactly what one process does.
+  const child = spawn(process.execPath, [cliPath, 'run', '--admin-port', '0', '--workers', '1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   const accessLog: string[] = [];
   const waiters = new Set<{ test: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
@@ -68,6 +69,8 @@ export async function startGatewayProcess(args: string[], options: { timeoutMs?:
     });
   };
 
+  // The admin port answers first (readiness 503); traffic is served once every worker is ready.
+  await waitForLog((l) => l.msg === 'gateway ready');
   const admin = await waitForLog((l) => l.msg === 'admin ready');
   return {
     child,

@@ -35,7 +35,7 @@ test('reloads open new listeners, close removed ones, and survive a port that is
   };
 
   await writeConfig(dir, 'app.yaml', withExtraPorts(base, [second]));
-  await gateway.waitForLog((l) => l.msg === 'listener ready' && l.port === second);
+  await gateway.waitForLog((l) => l.msg === 'config reloaded' && (l.listeners as { port: number }[]).some((x) => x.port === second));
   t.is(await get(second), 'app');
 
   await writeConfig(dir, 'app.yaml', withExtraPorts(base, [taken]));

@@ -1,0 +1,65 @@
+import type { Resource, ValidatedConfig } from '../config/validate.js';
+import type { BindFailure, ListenerAddress } from '../data-plane.js';
+import type { LogLevel } from '../log.js';
+
+// The primary-to-worker channel (node:cluster IPC, structured clone). One discriminated union
+// each way, so the features that must share state across workers (rate-limit counters, metrics,
+// ACME challenges) add message types here instead of opening channels of their own.
+
+/** Validated resources without the loader's `locate` (a function cannot cross processes). */
+export type WireResource<Spec> = Omit<Resource<Spec>, 'locate'>;
+export type WireConfig = { readonly [Kind in keyof ValidatedConfig]: readonly WireResource<ValidatedConfig[Kind][number]['spec']>[] };
+
+/** What a worker needs before any message: handed over in its environment at fork. */
+export interface WorkerSettings {
+  readonly logLevel: LogLevel;
+  readonly drainMs: number;
+}
+
+export const workerSettingsVariable = 'MESHGATE_WORKER_SETTINGS';
+
+export type PrimaryMessage =
+  /** Serve this configuration. `strict`: a listener that cannot bind fails the worker's start. */
+  | { readonly type: 'config'; readonly generation: number; readonly config: WireConfig; readonly strict: boolean }
+  /** Stop accepting, finish what is in flight, exit 0. */
+  | { readonly type: 'drain' };
+
+export type WorkerMessage =
+  /**
+   * The worker listens for messages now. cluster's 'online' comes before an ES module's top level
+   * has run, so a message sent on 'online' would be dropped.
+   */
+  | { readonly type: 'listening' }
+  | {
+      readonly type: 'applied';
+      readonly generation: number;
+      readonly listeners: readonly ListenerAddress[];
+      readonly bindFailures: readonly BindFailure[];
+    }
+  | { readonly type: 'failed'; readonly generation: number; readonly message: string };
+
+export function toWire(config: ValidatedConfig): WireConfig {
+  const strip = <Spec>({ locate: _locate, ...rest }: Resource<Spec>): WireResource<Spec> => rest;
+  return {
+    gateways: config.gateways.map(strip),
+    virtualServices: config.virtualServices.map(strip),
+    destinationRules: config.destinationRules.map(strip),
+    serviceEntries: config.serviceEntries.map(strip),
+    workloadEntries: config.workloadEntries.map(strip),
+  };
+}
+
+/**
+ * The validated config again, for the worker's compile. Field positions only matter for issues,
+ * and the primary has reported those already: here a resource locates everything at its start.
+ */
+export function fromWire(wire: WireConfig): ValidatedConfig {
+  const restore = <Spec>(resource: WireResource<Spec>): Resource<Spec> => ({ ...resource, locate: () => ({ line: resource.line, column: 1 }) });
+  return {
+    gateways: wire.gateways.map(restore),
+    virtualServices: wire.virtualServices.map(restore),
+    destinationRules: wire.destinationRules.map(restore),
+    serviceEntries: wire.serviceEntries.map(restore),
+    workloadEntries: wire.workloadEntries.map(restore),
+  };
+}

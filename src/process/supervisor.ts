@@ -1,0 +1,177 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from '../log.js';
+import type { BindFailure, ListenerAddress } from '../data-plane.js';
+import { workerSettingsVariable, type PrimaryMessage, type WireConfig, type WorkerMessage, type WorkerSettings } from './messages.js';
+
+// The primary's side of node:cluster: it forks the workers, hands each the current config,
+// knows which generation each one serves, and replaces a worker that dies, backing off when
+// workers keep dying young (a crash loop must not spin the CPU).
+
+export interface SupervisorOptions {
+  readonly count: number;
+  /** The worker script (dist/process/worker-main.js). */
+  readonly exec: string;
+  readonly settings: WorkerSettings;
+  readonly logger: Logger;
+}
+
+export interface WorkerReport {
+  readonly listeners: readonly ListenerAddress[];
+  readonly bindFailures: readonly BindFailure[];
+}
+
+export interface Supervisor {
+  /** Forks the workers; resolves when every one serves `config`, rejects when one cannot. */
+  start(generation: number, config: WireConfig): Promise<WorkerReport>;
+  /** Hands every worker a new config; resolves when every live worker serves it. */
+  update(generation: number, config: WireConfig): Promise<WorkerReport>;
+  listeners(): readonly ListenerAddress[];
+  stats(): { readonly workers: number; readonly restarts: number };
+  /** Drains every worker, and ends the ones still running after the drain time. */
+  stop(): Promise<void>;
+  /** Ends every worker now. */
+  kill(): void;
+}
+
+/** A worker that lived shorter than this died young: its replacement waits, longer each time. */
+const youngMs = 5000;
+const firstBackoffMs = 100;
+const maxBackoffMs = 30_000;
+/** Time a drained worker gets, past the drain timeout, to close and exit by itself. */
+const exitGraceMs = 2000;
+
+interface Tracked {
+  readonly worker: Worker;
+  readonly startedAt: number;
+  generation: number;
+  bindFailures: readonly BindFailure[];
+}
+
+interface Waiter {
+  readonly generation: number;
+  resolve(report: WorkerReport): void;
+  reject(err: Error): void;
+}
+
+export function createSupervisor(options: SupervisorOptions): Supervisor {
+  const { logger } = options;
+  const live = new Map<number, Tracked>();
+  const waiters = new Set<Waiter>();
+  let current: { generation: number; config: WireConfig } | undefined;
+  let listeners: readonly ListenerAddress[] = [];
+  let restarts = 0;
+  let youngDeaths = 0;
+  let stopping = false;
+  let exited: (() => void) | undefined;
+
+  cluster.setupPrimary({ exec: options.exec, serialization: 'advanced' });
+
+  const send = (worker: Worker, message: PrimaryMessage) => {
+    if (worker.isConnected()) worker.send(message);
+  };
+
+  const settle = () => {
+    for (const waiter of waiters) {
+      const workers = [...live.values()];
+      if (workers.some((w) => w.generation < waiter.generation)) continue;
+      waiters.delete(waiter);
+      const failures = new Map(workers.flatMap((w) => w.bindFailures).map((f) => [f.listener, f]));
+      waiter.resolve({ listeners, bindFailures: [...failures.values()] });
+    }
+  };
+
+  const waitFor = (generation: number) =>
+    new Promise<WorkerReport>((resolve, reject) => {
+      waiters.add({ generation, resolve, reject });
+      settle();
+    });
+
+  const fork = (strict: boolean) => {
+    const worker = cluster.fork({ [workerSettingsVariable]: JSON.stringify(options.settings) });
+    const tracked: Tracked = { worker, startedAt: Date.now(), generation: 0, bindFailures: [] };
+    live.set(worker.id, tracked);
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.type === 'listening') {
+        if (current !== undefined) send(worker, { type: 'config', ...current, strict });
+        return;
+      }
+      if (message.type === 'applied') {
+        tracked.generation = Math.max(tracked.generation, message.generation);
+        tracked.bindFailures = message.bindFailures;
+        listeners = message.listeners;
+        settle();
+        return;
+      }
+      for (const waiter of waiters) {
+        if (waiter.generation === message.generation) {
+          waiters.delete(waiter);
+          waiter.reject(new Error(message.message));
+        }
+      }
+      logger.error('worker could not apply the configuration', { worker: worker.id, generation: message.generation, error: message.message });
+    });
+    worker.once('exit', (code, signal) => {
+      live.delete(worker.id);
+      if (stopping) {
+        if (live.size === 0) exited?.();
+        return;
+      }
+      replace(tracked, code, signal);
+      settle();
+    });
+  };
+
+  const replace = (dead: Tracked, code: number | null, signal: string | null) => {
+    restarts++;
+    youngDeaths = Date.now() - dead.startedAt < youngMs ? youngDeaths + 1 : 0;
+    const delayMs = youngDeaths === 0 ? 0 : Math.min(firstBackoffMs * 2 ** (youngDeaths - 1), maxBackoffMs);
+    logger.error('worker exited; starting another', { worker: dead.worker.id, code, signal, restarts, delayMs });
+    setTimeout(() => {
+      if (!stopping) fork(false);
+    }, delayMs).unref();
+  };
+
+  return {
+    async start(generation, config) {
+      current = { generation, config };
+      for (let i = 0; i < options.count; i++) fork(true);
+      // A worker dying before it serves fails the start: its replacement would die the same way.
+      let onExit: ((worker: Worker, code: number, signal: string) => void) | undefined;
+      const died = new Promise<never>((_, reject) => {
+        onExit = (worker, code, signal) => reject(new Error(`worker ${worker.id} exited during start (code ${code}, signal ${signal})`));
+        cluster.once('exit', onExit);
+      });
+      try {
+        return await Promise.race([waitFor(generation), died]);
+      } finally {
+        if (onExit !== undefined) cluster.off('exit', onExit);
+      }
+    },
+    update(generation, config) {
+      current = { generation, config };
+      for (const { worker } of live.values()) send(worker, { type: 'config', generation, config, strict: false });
+      return waitFor(generation);
+    },
+    listeners: () => listeners,
+    stats: () => ({ workers: live.size, restarts }),
+    stop() {
+      stopping = true;
+      if (live.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const deadline = setTimeout(() => {
+          logger.warn('workers still running after the drain timeout; ending them', { workers: live.size });
+          for (const { worker } of live.values()) worker.process.kill('SIGKILL');
+        }, options.settings.drainMs + exitGraceMs);
+        exited = () => {
+          clearTimeout(deadline);
+          resolve();
+        };
+        for (const { worker } of live.values()) send(worker, { type: 'drain' });
+      });
+    },
+    kill() {
+      stopping = true;
+      for (const { worker } of live.values()) worker.process.kill('SIGKILL');
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import cluster from 'node:cluster';
+import { createLogger } from '../log.js';
+import { compileSnapshot } from '../config/compile.js';
+import { createDataPlane } from '../data-plane.js';
+import { createAccessLog } from '../observability/access-log.js';
+import { fromWire, workerSettingsVariable, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.js';
+
+// A worker process: it serves traffic from the configuration the primary sends. It never reads
+// config files; it compiles what the primary validated (matchers are closures and cannot cross
+// processes) and swaps it in, so a reload touches no socket that did not change.
+
+const settings = JSON.parse(process.env[workerSettingsVariable] ?? '{}') as WorkerSettings;
+const logger = createLogger({ level: settings.logLevel, fields: { worker: cluster.worker?.id } });
+const dataPlane = createDataPlane({ logger, accessLog: createAccessLog(), drainMs: settings.drainMs });
+const send = (message: WorkerMessage) => process.send?.(message);
+
+let applying: Promise<unknown> = Promise.resolve();
+let draining = false;
+
+const drain = () => {
+  if (draining) return;
+  draining = true;
+  void applying.then(() => dataPlane.stop()).then(() => process.exit(0));
+};
+
+process.on('message', (message: PrimaryMessage) => {
+  if (message.type === 'drain') return drain();
+  // Configurations apply in the order they were sent.
+  applying = applying.then(async () => {
+    try {
+      const { snapshot } = compileSnapshot(fromWire(message.config), message.generation);
+      const bindFailures = await dataPlane.apply(snapshot, message.strict ? 'throw' : 'report');
+      send({ type: 'applied', generation: message.generation, listeners: dataPlane.listeners(), bindFailures });
+    } catch (err) {
+      send({ type: 'failed', generation: message.generation, message: err instanceof Error ? err.message : String(err) });
+    }
+  });
+});
+
+send({ type: 'listening' });
+
+// Ctrl-C reaches every process of the group: the primary decides how the workers stop.
+process.on('SIGINT', () => undefined);
+// A worker told to stop on its own drains and exits; the primary replaces it.
+process.on('SIGTERM', drain);
+// The primary is gone (killed with SIGKILL, say): nobody will coordinate a drain any more.
+process.on('disconnect', drain);
