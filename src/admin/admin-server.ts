@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { ConfigIssue } from '../config/issue.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { Logger } from '../log.js';
+import type { WorkerStats } from '../process/supervisor.js';
 
 // The admin port, on 127.0.0.1 unless told otherwise: readiness for load balancers, and what
 // the gateway is serving right now (Envoy's admin paths, so operators look where they know).
@@ -16,7 +17,7 @@ export interface AdminState {
   ready(): boolean;
   snapshot(): Snapshot | undefined;
   listeners(): readonly { name: string; address: string; port: number }[];
-  workers(): { readonly workers: number; readonly restarts: number };
+  workers(): WorkerStats;
   lastRefusedReload(): RefusedReload | undefined;
 }
 

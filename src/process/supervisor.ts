@@ -20,13 +20,20 @@ export interface WorkerReport {
   readonly bindFailures: readonly BindFailure[];
 }
 
+export interface WorkerStats {
+  readonly workers: number;
+  /** Workers replaced since start (each died without being asked to stop). */
+  readonly restarts: number;
+  readonly pids: readonly number[];
+}
+
 export interface Supervisor {
   /** Forks the workers; resolves when every one serves `config`, rejects when one cannot. */
   start(generation: number, config: WireConfig): Promise<WorkerReport>;
   /** Hands every worker a new config; resolves when every live worker serves it. */
   update(generation: number, config: WireConfig): Promise<WorkerReport>;
   listeners(): readonly ListenerAddress[];
-  stats(): { readonly workers: number; readonly restarts: number };
+  stats(): WorkerStats;
   /** Drains every worker, and ends the ones still running after the drain time. */
   stop(): Promise<void>;
   /** Ends every worker now. */
@@ -153,7 +160,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       return waitFor(generation);
     },
     listeners: () => listeners,
-    stats: () => ({ workers: live.size, restarts }),
+    stats: () => ({ workers: live.size, restarts, pids: [...live.values()].flatMap(({ worker }) => worker.process.pid ?? []) }),
     stop() {
       stopping = true;
       if (live.size === 0) return Promise.resolve();
