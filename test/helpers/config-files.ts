@@ -17,17 +17,22 @@ export async function writeConfig(dir: string, name: string, yaml: string): Prom
   return file;
 }
 
-/** A Gateway on `port` and one VirtualService sending every request on `host` to 127.0.0.1:`upstreamPort`. */
-export function singleRouteConfig(options: { port: number; upstreamPort: number; host?: string; extraRoute?: string }): string {
+/** The Gateway `edge` with one plain HTTP server on `port` for `hosts`. */
+export function gatewayYaml(port: number, hosts: readonly string[] = ['*']): string {
   return `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata:
   name: edge
 spec:
   servers:
-    - port: { number: ${options.port}, name: http, protocol: HTTP }
-      hosts: ["*"]
----
+    - port: { number: ${port}, name: http, protocol: HTTP }
+      hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
+`;
+}
+
+/** A Gateway on `port` and one VirtualService sending every request on `host` to 127.0.0.1:`upstreamPort`. */
+export function singleRouteConfig(options: { port: number; upstreamPort: number; host?: string; extraRoute?: string }): string {
+  return `${gatewayYaml(options.port)}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:

@@ -4,7 +4,7 @@ import { Pool, request } from 'undici';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { configDir, writeConfig } from '../helpers/config-files.js';
+import { configDir, gatewayYaml, writeConfig } from '../helpers/config-files.js';
 import { eventually } from '../helpers/eventually.js';
 import { accessLogLine } from '../helpers/access-log-line.js';
 
@@ -87,15 +87,7 @@ spec:
   trafficPolicy:
     loadBalancer: { ${policies[name]} }
 `);
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: edge
-spec:
-  servers:
-    - port: { number: ${port}, name: http, protocol: HTTP }
-      hosts: ["*"]
----
+  return `${gatewayYaml(port)}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:

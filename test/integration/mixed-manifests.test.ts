@@ -3,7 +3,7 @@ import { request } from 'undici';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
-import { configDir, writeConfig } from '../helpers/config-files.js';
+import { configDir, gatewayYaml, writeConfig } from '../helpers/config-files.js';
 
 // `meshgate run` pointed at a folder as it is found in an application's repository: Kubernetes
 // workload manifests next to the Istio resources. The Istio ones are served; every other kind
@@ -46,15 +46,7 @@ data:
     metadata: { name: not-this-one }
     spec: { servers: [] }
 `);
-  await writeConfig(dir, 'istio.yaml', `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: edge
-spec:
-  servers:
-    - port: { number: ${port}, name: http, protocol: HTTP }
-      hosts: ["web.example.com"]
----
+  await writeConfig(dir, 'istio.yaml', `${gatewayYaml(port, ['web.example.com'])}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:

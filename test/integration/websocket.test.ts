@@ -7,7 +7,7 @@ import { WebSocket } from 'undici';
 import { freePort } from '../helpers/free-port.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { accessLogLine } from '../helpers/access-log-line.js';
-import { configDir, writeConfig } from '../helpers/config-files.js';
+import { configDir, gatewayYaml, writeConfig } from '../helpers/config-files.js';
 import { acceptAndEcho, closeFrame } from '../helpers/websocket-echo.js';
 
 // WebSockets through the built gateway: a real undici WebSocket client, the gateway process and
@@ -45,15 +45,7 @@ test.before(async () => {
 
   const port = await freePort();
   const dir = await configDir('websocket');
-  await writeConfig(dir, 'chat.yaml', `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: edge
-spec:
-  servers:
-    - port: { number: ${port}, name: http, protocol: HTTP }
-      hosts: ["*"]
----
+  await writeConfig(dir, 'chat.yaml', `${gatewayYaml(port)}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
