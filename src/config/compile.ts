@@ -4,6 +4,7 @@ import type { ValidatedConfig } from './validate.js';
 import { compileListeners } from './compile-listeners.js';
 import { createIssueSink } from './compile-issues.js';
 import { createServiceRegistry } from './service-registry.js';
+import { warnIgnoredPolicies } from './compile-policy-warnings.js';
 import type { ClusterConfig } from '../upstream/cluster.js';
 
 // compile: a pure function from validated resources to one frozen Snapshot. Every matcher,
@@ -13,6 +14,7 @@ export function compileSnapshot(config: ValidatedConfig, generation: number): { 
   const issues = createIssueSink();
   const clusters = new Map<string, ClusterConfig>();
   const listeners = compileListeners(config, { registry: createServiceRegistry(config), clusters, issues });
+  for (const rule of config.destinationRules) warnIgnoredPolicies(rule, issues);
   const snapshot: Snapshot = Object.freeze({
     generation,
     createdAt: new Date().toISOString(),

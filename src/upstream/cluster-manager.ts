@@ -46,14 +46,18 @@ export function createClusterManager(deps: { pools: PoolRegistry; logger: Logger
         if (next.get(name) !== managed) managed.cluster.close();
       }
       clusters = next;
-      deps.pools.retain(new Set([...next.values()].flatMap((m) => m.cluster.endpoints().map(endpointOrigin))));
+      void deps.pools.retain(
+        [...next.values()].flatMap(({ cluster }) =>
+          cluster.endpoints().map((endpoint) => ({ origin: endpointOrigin(endpoint), options: cluster.poolOptions })),
+        ),
+      );
     },
     get: (name) => clusters.get(name),
     all: () => clusters.values(),
     close() {
       for (const managed of clusters.values()) managed.cluster.close();
       clusters = new Map();
-      deps.pools.close();
+      void deps.pools.close();
     },
   };
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { type Endpoint, endpointKey, endpointOrigin } from './endpoint.js';
 import { createDnsEndpoints, createStaticEndpoints, type DnsTarget, type EndpointSet, type LookupAll } from './endpoint-set.js';
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerSettings, type PickContext } from './lb/index.js';
+import { type ConnectionPoolSettings, type PoolOptions, poolOptionsFor } from './pool-options.js';
 import type { PoolRegistry } from './pool-registry.js';
 
 export type ClusterEndpointsConfig =
@@ -21,8 +22,8 @@ export interface ClusterConfig {
   readonly subset?: string;
   readonly endpoints: ClusterEndpointsConfig;
   readonly loadBalancer?: LoadBalancerSettings;
-  /** The rest of the DestinationRule trafficPolicy, for the issues that act on it. */
-  readonly trafficPolicy?: unknown;
+  /** The merged DestinationRule trafficPolicy: pools read connectionPool; the rest is for the issues that act on it. */
+  readonly trafficPolicy?: { readonly connectionPool?: ConnectionPoolSettings };
 }
 
 /** One request's use of an endpoint; release() once the exchange is over (it counts only once). */
@@ -35,6 +36,8 @@ export interface UpstreamLease {
 
 export interface Cluster {
   readonly name: string;
+  /** The options of this cluster's endpoint pools, from its connectionPool settings. */
+  readonly poolOptions: PoolOptions;
   /** Resolves when the endpoints are known (DNS: the first answer, or its bounded wait). */
   ready(): Promise<void>;
   /** An endpoint lease, or undefined when no endpoint is available (503 UH). */
@@ -57,6 +60,7 @@ interface Balancing {
 
 export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster {
   const { pools, logger } = deps;
+  const poolOptions = poolOptionsFor(config.trafficPolicy?.connectionPool);
   const endpointSet = createEndpointSet(config.endpoints, deps);
   // Keyed by endpointKey, not by Endpoint object, so that counts survive a DNS refresh that
   // rebuilds the endpoint objects while their requests are still in flight.
@@ -78,6 +82,7 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
 
   return {
     name: config.name,
+    poolOptions,
     ready: () => endpointSet.ready(),
     endpoints: () => endpointSet.current(),
     close: () => endpointSet.close(),
@@ -93,7 +98,7 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
       return {
         endpoint,
         origin,
-        pool: pools.get(origin),
+        pool: pools.get(origin, poolOptions),
         release() {
           if (released) return;
           released = true;

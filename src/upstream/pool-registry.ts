@@ -1,58 +1,67 @@
-// One undici Pool per endpoint origin, shared by every cluster that names the endpoint, so that
-// a config reload that keeps an endpoint keeps its warm keep-alive connections. The gateway
-// calls retain() after a swap with the origins the new clusters use; the other pools close
-// gracefully (requests in flight finish first).
+// One undici Pool per endpoint origin and pool options, shared by every cluster that names the
+// endpoint with the same connectionPool settings, so that a config reload that keeps an endpoint
+// and its settings keeps its warm keep-alive connections. The gateway calls retain() after a
+// swap with the pools the new clusters use; the others close gracefully (requests in flight
+// finish first).
 
 import { Pool } from 'undici';
+import type { PoolOptions } from './pool-options.js';
 
-export interface PoolRegistryOptions {
-  /** TCP connect timeout; Istio's mesh-wide connectTimeout default is 10s. */
-  readonly connectTimeoutMs?: number;
-  /** Idle time before a kept-alive connection closes, when the server sends no Keep-Alive hint. */
-  readonly keepAliveTimeoutMs?: number;
+/** A pool a cluster uses: its endpoint origin and the options its pool is built with. */
+export interface PoolUse {
+  readonly origin: string;
+  readonly options: PoolOptions;
 }
 
 export interface PoolRegistry {
-  /** The pool for an origin such as "http://10.0.0.1:8080", created on first use. */
-  get(origin: string): Pool;
-  /** Closes the pools of every origin not in `origins`; resolves when they have closed. */
-  retain(origins: ReadonlySet<string>): Promise<void>;
+  /** The pool for an origin such as "http://10.0.0.1:8080" built with `options`, created on first use. */
+  get(origin: string, options: PoolOptions): Pool;
+  /** Closes every pool not in `inUse`; resolves when they have closed. */
+  retain(inUse: Iterable<PoolUse>): Promise<void>;
   /** Closes every pool; resolves when requests in flight have finished. */
   close(): Promise<void>;
 }
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-// undici's own default.
-const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000;
+export function createPoolRegistry(): PoolRegistry {
+  // By fingerprint, then origin: a request's lookup is two Map reads and builds no key.
+  const pools = new Map<string, Map<string, Pool>>();
 
-export function createPoolRegistry(options: PoolRegistryOptions = {}): PoolRegistry {
-  // All pools share these today; DestinationRule connectionPool limits will make them per pool.
-  const poolOptions: Pool.Options = Object.freeze({
-    connect: { timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
-  });
-  const pools = new Map<string, Pool>();
-
-  function closeWhere(drop: (origin: string) => boolean): Promise<void> {
+  function closeWhere(drop: (fingerprint: string, origin: string) => boolean): Promise<void> {
     const closing: Promise<void>[] = [];
-    for (const [origin, pool] of pools) {
-      if (!drop(origin)) continue;
-      pools.delete(origin);
-      closing.push(pool.close());
+    for (const [fingerprint, byOrigin] of pools) {
+      for (const [origin, pool] of byOrigin) {
+        if (!drop(fingerprint, origin)) continue;
+        byOrigin.delete(origin);
+        closing.push(pool.close());
+      }
+      if (byOrigin.size === 0) pools.delete(fingerprint);
     }
     return Promise.all(closing).then(() => undefined);
   }
 
   return {
-    get(origin) {
-      let pool = pools.get(origin);
+    get(origin, options) {
+      let byOrigin = pools.get(options.fingerprint);
+      if (byOrigin === undefined) {
+        byOrigin = new Map();
+        pools.set(options.fingerprint, byOrigin);
+      }
+      let pool = byOrigin.get(origin);
       if (pool === undefined) {
-        pool = new Pool(origin, poolOptions);
-        pools.set(origin, pool);
+        pool = new Pool(origin, options.undici);
+        byOrigin.set(origin, pool);
       }
       return pool;
     },
-    retain: (origins) => closeWhere((origin) => !origins.has(origin)),
+    retain(inUse) {
+      const kept = new Map<string, Set<string>>();
+      for (const { origin, options } of inUse) {
+        const origins = kept.get(options.fingerprint) ?? new Set<string>();
+        origins.add(origin);
+        kept.set(options.fingerprint, origins);
+      }
+      return closeWhere((fingerprint, origin) => kept.get(fingerprint)?.has(origin) !== true);
+    },
     close: () => closeWhere(() => true),
   };
 }

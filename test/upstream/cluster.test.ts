@@ -2,17 +2,18 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import { createLogger } from '../../src/log.js';
-import { createCluster, type ClusterConfig } from '../../src/upstream/cluster.js';
+import { type Cluster, createCluster, type ClusterConfig } from '../../src/upstream/cluster.js';
 import type { Endpoint } from '../../src/upstream/endpoint.js';
 import { endpointKey } from '../../src/upstream/endpoint.js';
 import type { LookupAll } from '../../src/upstream/endpoint-set.js';
 import { createPoolRegistry } from '../../src/upstream/pool-registry.js';
+import { startCountingServer } from '../helpers/counting-server.js';
 
 const logger = createLogger({ level: 'error', write: () => {} });
 const endpoint = (last: number): Endpoint => ({ address: `10.0.0.${last}`, port: 8080, labels: {}, weight: 1 });
 
 function staticCluster(endpoints: Endpoint[], extra: Partial<ClusterConfig> = {}): ClusterConfig {
-  return Object.freeze({
+  return Object.freeze<ClusterConfig>({
     name: 'outbound|8080||api.internal',
     host: 'api.internal',
     port: 8080,
@@ -64,13 +65,44 @@ test('a lease carries the shared pool of its endpoint origin, and the pool reach
   await cluster.ready();
   const lease = cluster.choose({})!;
   t.is(lease.origin, `http://127.0.0.1:${port}`);
-  t.is(lease.pool, pools.get(lease.origin));
+  t.is(lease.pool, pools.get(lease.origin, cluster.poolOptions));
   const { body } = await lease.pool.request({ method: 'GET', path: '/x' });
   t.is(await body.text(), 'hello /x');
   lease.release();
   // Another cluster naming the same endpoint shares the pool.
   const other = createCluster(staticCluster([local], { name: 'outbound|8080|v1|api.internal', subset: 'v1' }), { pools, logger });
   t.is(other.choose({})!.pool, lease.pool);
+});
+
+test('clusters with equal connectionPool settings share an endpoint pool and its connection; other settings do not', async (t) => {
+  const server = await startCountingServer();
+  const pools = createPoolRegistry();
+  t.teardown(async () => {
+    await pools.close();
+    await server.close();
+  });
+  const local: Endpoint = { address: '127.0.0.1', port: server.port, labels: {}, weight: 1 };
+  const clusterWith = (name: string, maxConnections: number) =>
+    createCluster(staticCluster([local], { name, trafficPolicy: { connectionPool: { tcp: { maxConnections } } } }), { pools, logger });
+  const v1 = clusterWith('outbound|8080|v1|api.internal', 10);
+  const v2 = clusterWith('outbound|8080|v2|api.internal', 10);
+  const capped = clusterWith('outbound|8080|capped|api.internal', 1);
+  const send = async (cluster: Cluster, path: string) => {
+    const lease = cluster.choose({})!;
+    const { body } = await lease.pool.request({ method: 'GET', path });
+    const text = await body.text();
+    lease.release();
+    // Let undici mark the connection idle before the next request.
+    await new Promise((resolve) => setImmediate(resolve));
+    return { pool: lease.pool, text };
+  };
+  const first = await send(v1, '/v1');
+  const second = await send(v2, '/v2');
+  const third = await send(capped, '/capped');
+  t.is(second.pool, first.pool);
+  t.not(third.pool, first.pool);
+  t.deepEqual([first.text, second.text, third.text], ['/v1 on connection 1', '/v2 on connection 1', '/capped on connection 2']);
+  t.is(server.connections(), 2);
 });
 
 test('no endpoint, or all excluded: choose answers undefined (the caller replies 503 UH)', (t) => {

@@ -1,0 +1,45 @@
+import type { DestinationRuleSpec, PortTrafficPolicy, TrafficPolicy } from './kinds/destination-rule.js';
+import { unlimited } from './kinds/common.js';
+import type { IssueSink } from './compile-issues.js';
+import type { Resource } from './validate.js';
+
+// DestinationRule settings that would change how traffic flows but that this build does not act
+// on yet: each one gets a MG_ERR_CONFIG_UNSUPPORTED warning at its line, so nobody relies on it
+// in silence. The schema fills in Istio's defaults, so a limit counts as set when it is not the
+// unlimited default.
+
+type Path = (string | number)[];
+
+const ignoredPolicyFields = ['outlierDetection', 'tls', 'tunnel', 'proxyProtocol', 'retryBudget'] as const;
+const circuitBreakers = ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRetries'] as const;
+const ignoredHttpFields = ['h2UpgradePolicy', 'useClientProtocol', 'maxConcurrentStreams'] as const;
+const ignoredTcpFields = ['maxConnectionDuration', 'idleTimeout'] as const;
+
+export function warnIgnoredPolicies(rule: Resource<DestinationRuleSpec>, issues: IssueSink): void {
+  const check = (policy: TrafficPolicy | PortTrafficPolicy | undefined, path: Path) => {
+    if (policy === undefined) return;
+    const notYet = (field: Path, what: string) =>
+      issues.unsupported(rule, [...path, ...field], `${what} is valid Istio but meshgate does not act on it yet; it is ignored`);
+    for (const field of ignoredPolicyFields) {
+      if ((policy as Record<string, unknown>)[field] !== undefined) notYet([field], `trafficPolicy.${field}`);
+    }
+    const { loadBalancer, connectionPool } = policy;
+    if (loadBalancer?.localityLbSetting !== undefined) notYet(['loadBalancer', 'localityLbSetting'], 'loadBalancer.localityLbSetting');
+    if (loadBalancer?.warmup !== undefined || loadBalancer?.warmupDurationSecs !== undefined) {
+      notYet(['loadBalancer', loadBalancer.warmup === undefined ? 'warmupDurationSecs' : 'warmup'], 'loadBalancer warm-up');
+    }
+    for (const field of circuitBreakers) {
+      const value = connectionPool?.http?.[field];
+      if (value !== undefined && value !== unlimited) notYet(['connectionPool', 'http', field], `connectionPool.http.${field} (circuit breaking)`);
+    }
+    for (const field of ignoredHttpFields) {
+      if (connectionPool?.http?.[field] !== undefined) notYet(['connectionPool', 'http', field], `connectionPool.http.${field}`);
+    }
+    for (const field of ignoredTcpFields) {
+      if (connectionPool?.tcp?.[field] !== undefined) notYet(['connectionPool', 'tcp', field], `connectionPool.tcp.${field}`);
+    }
+    if ('portLevelSettings' in policy) policy.portLevelSettings?.forEach((port, i) => check(port, [...path, 'portLevelSettings', i]));
+  };
+  check(rule.spec.trafficPolicy, ['spec', 'trafficPolicy']);
+  rule.spec.subsets?.forEach((subset, i) => check(subset.trafficPolicy, ['spec', 'subsets', i, 'trafficPolicy']));
+}

@@ -1,0 +1,84 @@
+import test from 'ava';
+import { createLogger } from '../../src/log.js';
+import type { ClusterConfig } from '../../src/upstream/cluster.js';
+import { createClusterManager, type ClusterManager } from '../../src/upstream/cluster-manager.js';
+import type { ConnectionPoolSettings } from '../../src/upstream/pool-options.js';
+import { createPoolRegistry } from '../../src/upstream/pool-registry.js';
+import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
+import { eventually } from '../helpers/eventually.js';
+
+const logger = createLogger({ level: 'error', write: () => {} });
+const name = 'outbound|8080||api.internal';
+
+function clusterConfig(server: CountingServer, connectionPool: ConnectionPoolSettings, extra: Partial<ClusterConfig> = {}): ClusterConfig {
+  return Object.freeze<ClusterConfig>({
+    name,
+    host: 'api.internal',
+    port: 8080,
+    endpoints: { kind: 'static', endpoints: [{ address: '127.0.0.1', port: server.port, labels: {}, weight: 1 }] },
+    trafficPolicy: { connectionPool },
+    ...extra,
+  });
+}
+
+async function send(clusters: ClusterManager, path: string) {
+  const lease = clusters.get(name)!.cluster.choose({})!;
+  const { body } = await lease.pool.request({ method: 'GET', path });
+  const text = await body.text();
+  lease.release();
+  // Let undici mark the connection idle before the next request.
+  await new Promise((resolve) => setImmediate(resolve));
+  return { pool: lease.pool, text };
+}
+
+async function setUp(t: { teardown(fn: () => Promise<void>): void }) {
+  const server = await startCountingServer();
+  const clusters = createClusterManager({ pools: createPoolRegistry(), logger });
+  t.teardown(async () => {
+    clusters.close();
+    await server.close();
+  });
+  return { server, clusters };
+}
+
+test('a reload with equal connectionPool settings keeps the pool and its socket, even when the cluster is rebuilt', async (t) => {
+  const { server, clusters } = await setUp(t);
+  const connectionPool = { tcp: { maxConnections: 4 }, http: { idleTimeout: 60_000 } };
+  clusters.update(new Map([[name, clusterConfig(server, connectionPool)]]));
+  const before = await send(clusters, '/before');
+
+  // Same config: the cluster itself is kept.
+  const kept = clusters.get(name)!.cluster;
+  clusters.update(new Map([[name, clusterConfig(server, { ...connectionPool })]]));
+  t.is(clusters.get(name)!.cluster, kept);
+  // Another load balancer rebuilds the cluster; its pool settings are unchanged.
+  clusters.update(new Map([[name, clusterConfig(server, { ...connectionPool }, { loadBalancer: { simple: 'RANDOM' } })]]));
+  t.not(clusters.get(name)!.cluster, kept);
+
+  const after = await send(clusters, '/after');
+  t.is(after.pool, before.pool);
+  t.deepEqual([before.text, after.text], ['/before on connection 1', '/after on connection 1']);
+  t.is(server.connections(), 1);
+});
+
+test('a reload that changes connectionPool settings builds a new pool and closes the old one', async (t) => {
+  const { server, clusters } = await setUp(t);
+  clusters.update(new Map([[name, clusterConfig(server, { tcp: { maxConnections: 4 } })]]));
+  const before = await send(clusters, '/before');
+
+  clusters.update(new Map([[name, clusterConfig(server, { tcp: { maxConnections: 8 } })]]));
+  const after = await send(clusters, '/after');
+  t.not(after.pool, before.pool);
+  t.is(after.text, '/after on connection 2');
+  // The old pool is no longer in use: it closes, and so does its kept-alive socket.
+  t.true(await eventually(() => (server.openSockets() === 1 && server.closedByClient() === 1 ? true : undefined)));
+});
+
+test('a cluster no route names any more has its pools closed, and their sockets with them', async (t) => {
+  const { server, clusters } = await setUp(t);
+  clusters.update(new Map([[name, clusterConfig(server, {})]]));
+  await send(clusters, '/');
+  clusters.update(new Map());
+  t.is(clusters.get(name), undefined);
+  t.true(await eventually(() => (server.openSockets() === 0 && server.closedByClient() === 1 ? true : undefined)));
+});
