@@ -1,6 +1,7 @@
 // Benchmark (not a test): how the config pipeline and the router scale to 1,000
 // VirtualServices with 10 routes each. Prints the median of several runs with min-max.
 //   npm run bench:config
+import { median } from './stats.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,60 +11,19 @@ import { createRequestView } from '../src/routing/request-view.js';
 import { loadConfig } from '../src/config/load.js';
 import { validateConfig } from '../src/config/validate.js';
 import { compileSnapshot } from '../src/config/compile.js';
+import { scaleConfigYaml } from './config-generator.js';
 
 const virtualServices = 1000;
 const routesPerService = 10;
 const runs = 5;
 const lookups = 200_000;
 
-function configYaml(): string {
-  const docs = [`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge }
-spec:
-  servers:
-    - port: { number: 8080, name: http, protocol: HTTP }
-      hosts: ["*.example.com"]`];
-  for (let s = 0; s < virtualServices; s++) {
-    const routes = [];
-    for (let r = 0; r < routesPerService - 1; r++) {
-      const match =
-        r % 3 === 0 ? `uri: { prefix: /api/v${r}/ }` : r % 3 === 1 ? `uri: { exact: /page/${r} }` : `uri: { regex: "/items/[0-9]+/r${r}" }`;
-      routes.push(`    - match:
-        - ${match}
-          headers: { x-tier: { exact: gold } }
-        - ${match}
-      route:
-        - destination: { host: svc-${s}.internal, port: { number: 80 } }
-          weight: 90
-        - destination: { host: svc-${s}-canary.internal, port: { number: 80 } }
-          weight: 10`);
-    }
-    routes.push(`    - route:
-        - destination: { host: svc-${s}.internal, port: { number: 80 } }`);
-    docs.push(`apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: svc-${s} }
-spec:
-  hosts: [svc-${s}.example.com]
-  gateways: [edge]
-  http:
-${routes.join('\n')}`);
-  }
-  return docs.join('\n---\n');
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 function describe(values: number[], unit: string, digits = 1): string {
   return `${median(values).toFixed(digits)} ${unit} (min ${Math.min(...values).toFixed(digits)}, max ${Math.max(...values).toFixed(digits)})`;
 }
 
 const dir = await mkdtemp(path.join(tmpdir(), 'meshgate-bench-'));
-await writeFile(path.join(dir, 'scale.yaml'), configYaml());
+await writeFile(path.join(dir, 'scale.yaml'), scaleConfigYaml({ gatewayPort: 8080, virtualServices, routesPerService }));
 
 const pipelineMs: number[] = [];
 let snapshot;

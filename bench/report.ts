@@ -1,0 +1,70 @@
+// The benchmark's one output: a Markdown table, every case x target side by side, with the
+// ratios users ask for (against the direct limit, nginx and the reference proxy).
+import { median } from './stats.js';
+import type { WrkErrors, WrkResult } from './wrk.js';
+
+export type TargetResult =
+  | { readonly kind: 'measured'; readonly runs: readonly WrkResult[]; readonly rssBytes: number }
+  | { readonly kind: 'skipped'; readonly reason: string }
+  | { readonly kind: 'failed'; readonly reason: string };
+
+export interface CaseRow {
+  readonly caseTitle: string;
+  readonly targetId: string;
+  readonly targetLabel: string;
+  readonly result: TargetResult;
+}
+
+/** Target ids the ratio columns divide by. */
+const baselines = [
+  { id: 'direct', column: 'vs direct' },
+  { id: 'nginx', column: 'vs nginx' },
+  { id: 'reference', column: 'vs reference' },
+] as const;
+
+/** `rows` in order, grouped by case; `notBuilt` rows say which cases cannot be measured yet. */
+export function markdownTable(rows: readonly CaseRow[], notBuilt: readonly { title: string; reason: string }[]): string {
+  const medianRps = new Map<string, number>();
+  for (const row of rows) {
+    if (row.result.kind === 'measured') medianRps.set(`${row.caseTitle}\n${row.targetId}`, median(row.result.runs.map((r) => r.requestsPerSecond)));
+  }
+  const header = ['case', 'target', 'req/s median (min-max)', 'p50 ms', 'p99 ms', 'RSS MiB', ...baselines.map((b) => b.column), 'errors'];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`];
+  for (const row of rows) {
+    const { result } = row;
+    if (result.kind !== 'measured') {
+      lines.push(`| ${row.caseTitle} | ${row.targetLabel} | ${result.kind}: ${result.reason} |${' |'.repeat(header.length - 3)}`);
+      continue;
+    }
+    const rps = result.runs.map((r) => r.requestsPerSecond);
+    const own = medianRps.get(`${row.caseTitle}\n${row.targetId}`)!;
+    const ratios = baselines.map((b) => {
+      const base = medianRps.get(`${row.caseTitle}\n${b.id}`);
+      return base === undefined ? '-' : `${(own / base).toFixed(2)}x`;
+    });
+    lines.push(
+      `| ${[
+        row.caseTitle,
+        row.targetLabel,
+        `${Math.round(own)} (${Math.round(Math.min(...rps))}-${Math.round(Math.max(...rps))})`,
+        median(result.runs.map((r) => r.p50Ms)).toFixed(2),
+        median(result.runs.map((r) => r.p99Ms)).toFixed(2),
+        (result.rssBytes / 2 ** 20).toFixed(0),
+        ...ratios,
+        describeErrors(result.runs.map((r) => r.errors)),
+      ].join(' | ')} |`,
+    );
+  }
+  for (const { title, reason } of notBuilt) lines.push(`| ${title} | all | ${reason} |${' |'.repeat(header.length - 3)}`);
+  return lines.join('\n');
+}
+
+/** Errors summed over the measured runs: `0` is the only good answer. */
+export function describeErrors(runs: readonly WrkErrors[]): string {
+  const totals: Record<keyof WrkErrors, number> = { status: 0, connect: 0, read: 0, write: 0, timeout: 0 };
+  for (const run of runs) for (const key of Object.keys(totals) as (keyof WrkErrors)[]) totals[key] += run[key];
+  const parts = Object.entries(totals)
+    .filter(([, count]) => count > 0)
+    .map(([kind, count]) => `${count} ${kind === 'status' ? 'non-2xx/3xx' : kind}`);
+  return parts.length === 0 ? '0' : parts.join(', ');
+}

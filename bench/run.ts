@@ -1,0 +1,213 @@
+// The proxy benchmark (a benchmark, not a test): req/s, latency and memory of meshgate side by
+// side with a direct connection, the reference proxy, nginx and HAProxy, each case against
+// each target started fresh on 127.0.0.1. Prints a Markdown table and writes it to
+// bench/results/<date>-<git sha>.md. See bench/README.md.
+//
+//   npm run bench [-- --duration 10 --connections 50 --runs 3 --cases plain,vhosts,post-1k,get-1m]
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchCases, notBuiltCases, type BenchCase } from './cases.js';
+import { waitUntilServing } from './probe.js';
+import { treeRssBytes } from './process-tree.js';
+import { compileNodeScript, startProcess, stopAllProcesses } from './processes.js';
+import { describeErrors, markdownTable, type CaseRow, type TargetResult } from './report.js';
+import { benchTargets, peerInstallHint, peerVersion, type RunningTarget, type Target } from './targets.js';
+import { runWrk, wrkScript, wrkVersion } from './wrk.js';
+
+const repoRoot = path.resolve(import.meta.dirname, '..');
+const warmupSeconds = 2;
+const wrkThreads = 2;
+
+interface LoadOptions {
+  readonly durationSeconds: number;
+  readonly connections: number;
+  readonly runs: number;
+  readonly cases: readonly BenchCase[];
+}
+
+function parseOptions(argv: string[]): LoadOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '50' },
+      runs: { type: 'string', default: '3' },
+      cases: { type: 'string', default: benchCases.map((c) => c.id).join(',') },
+    },
+    strict: true,
+  });
+  const positive = (name: string, value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number of at least 1, not "${value}"`);
+    return n;
+  };
+  const cases = values.cases.split(',').map((id) => {
+    const found = benchCases.find((c) => c.id === id.trim());
+    if (found === undefined) throw new Error(`--cases: unknown case "${id}"; cases are ${benchCases.map((c) => c.id).join(', ')}`);
+    return found;
+  });
+  return {
+    durationSeconds: positive('duration', values.duration),
+    connections: positive('connections', values.connections),
+    runs: positive('runs', values.runs),
+    cases,
+  };
+}
+
+function git(...args: string[]): string {
+  return spawnSync('git', args, { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } }).stdout.trim();
+}
+
+function newestMtimeMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** `node dist/cli.js run --help` lists `--workers` once the process model has landed. */
+function meshgateHasWorkers(cli: string): boolean {
+  return spawnSync(process.execPath, [cli, 'run', '--help'], { encoding: 'utf8' }).stdout.includes('--workers');
+}
+
+function progress(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\s+/g, ' ').replace(/\|/g, '/').slice(0, 300);
+}
+
+async function measure(target: Target, benchCase: BenchCase, load: LoadOptions, files: { workRoot: string; upstreamScript: string; luaScript: string }): Promise<TargetResult> {
+  const tag = `[${benchCase.id}] ${target.label}`;
+  const upstream = startProcess('upstream', process.execPath, [files.upstreamScript], 'pipe');
+  let running: RunningTarget | undefined;
+  try {
+    const upstreamPort = await upstream.announcedPort(10_000);
+    const workDir = await mkdtemp(path.join(files.workRoot, `${benchCase.id}-${target.id}-`));
+    running = await target.start({ benchCase, upstream: { port: upstreamPort, process: upstream }, workDir });
+    await waitUntilServing(running.port, benchCase.probe, running.process, running.startTimeoutMs);
+    const wrkLoad = {
+      url: `http://127.0.0.1:${running.port}${benchCase.path}`,
+      threads: Math.min(wrkThreads, load.connections),
+      connections: load.connections,
+      scriptPath: files.luaScript,
+    };
+    const runs = [];
+    for (let i = 1; i <= load.runs; i++) {
+      await runWrk({ ...wrkLoad, durationSeconds: warmupSeconds });
+      const result = await runWrk({ ...wrkLoad, durationSeconds: load.durationSeconds });
+      runs.push(result);
+      progress(`${tag}: run ${i}/${load.runs}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${describeErrors([result.errors])}`);
+    }
+    const exit = running.process.exitStatus();
+    if (exit !== undefined) throw new Error(`${running.process.label} exited during the load (${exit}): ${running.process.output()}`);
+    return { kind: 'measured', runs, rssBytes: treeRssBytes(running.process.pid) };
+  } catch (err) {
+    progress(`${tag}: failed: ${oneLine(err)}`);
+    return { kind: 'failed', reason: oneLine(err) };
+  } finally {
+    await running?.stop();
+    await upstream.stop();
+  }
+}
+
+async function main(): Promise<number> {
+  let load: LoadOptions;
+  try {
+    load = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    progress(`bench: ${oneLine(err)}`);
+    return 2;
+  }
+  const wrk = wrkVersion();
+  if (wrk === undefined) {
+    progress(`bench: wrk is not installed; it is the load generator. Install it (and the peers):\n  ${peerInstallHint}`);
+    return 2;
+  }
+  const cliPath = path.join(repoRoot, 'dist', 'cli.js');
+  const meshgateCli = existsSync(cliPath) ? cliPath : undefined;
+  const nginxVersion = peerVersion('nginx');
+  const haproxyVersion = peerVersion('haproxy');
+  if (nginxVersion === undefined || haproxyVersion === undefined) progress(`bench: ${nginxVersion === undefined ? 'nginx' : 'haproxy'}${nginxVersion === undefined && haproxyVersion === undefined ? ' and haproxy are' : ' is'} not installed, so not compared. To install:\n  ${peerInstallHint}`);
+
+  // What is measured is the tree as it is when the run starts.
+  const date = new Date().toISOString().slice(0, 10);
+  const sha = git('rev-parse', '--short', 'HEAD') || 'nogit';
+  const dirty = git('status', '--porcelain') !== '';
+  const distNote =
+    meshgateCli === undefined
+      ? 'meshgate not built'
+      : statSync(meshgateCli).mtimeMs < newestMtimeMs(path.join(repoRoot, 'src'))
+        ? 'meshgate from dist/, which is older than the newest file in src/'
+        : 'meshgate from dist/, built from the current src/';
+  const workRoot = await mkdtemp(path.join(os.tmpdir(), 'meshgate-proxy-bench-'));
+  const loadBefore = os.loadavg()[0]!;
+  const upstreamScript = await compileNodeScript(repoRoot, path.join(repoRoot, 'bench', 'upstream.ts'));
+  const referenceProxyScript = await compileNodeScript(repoRoot, path.join(repoRoot, 'bench', 'reference-proxy.ts'));
+  const targets = benchTargets({
+    node: process.execPath,
+    referenceProxyScript,
+    meshgateCli,
+    meshgateHasWorkers: meshgateCli !== undefined && meshgateHasWorkers(meshgateCli),
+    nginxVersion,
+    haproxyVersion,
+  });
+  const active = targets.filter((t) => t.skipReason === undefined).length;
+  for (const target of targets) if (target.skipReason !== undefined) progress(`bench: skipping ${target.label}: ${target.skipReason}`);
+  const minutes = (load.cases.length * active * load.runs * (load.durationSeconds + warmupSeconds)) / 60;
+  progress(`bench: ${load.cases.length} case(s) x ${active} target(s) x ${load.runs} run(s): about ${Math.ceil(minutes)} min of load`);
+
+  const rows: CaseRow[] = [];
+  for (const benchCase of load.cases) {
+    const luaScript = path.join(workRoot, `${benchCase.id}.lua`);
+    await writeFile(luaScript, wrkScript(benchCase.requestLua));
+    for (const target of targets) {
+      const result: TargetResult =
+        target.skipReason !== undefined
+          ? { kind: 'skipped', reason: target.skipReason }
+          : await measure(target, benchCase, load, { workRoot, upstreamScript, luaScript });
+      rows.push({ caseTitle: benchCase.title, targetId: target.id, targetLabel: target.label, result });
+    }
+  }
+  await rm(workRoot, { recursive: true, force: true });
+
+  const cpus = os.cpus();
+  const report = `## meshgate proxy benchmark, ${date}
+
+- git ${sha}${dirty ? ' (with uncommitted changes in the tree)' : ''}; ${distNote}
+- machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown cpu'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}; node ${process.version}; ${wrk}; ${nginxVersion ?? 'no nginx'}; ${haproxyVersion ?? 'no HAProxy'}
+- load: \`wrk -t${wrkThreads} -c${load.connections} -d${load.durationSeconds}s --latency\`, ${warmupSeconds} s warm-up before each of ${load.runs} measured runs; every target started fresh for every case, in front of a fresh upstream (one node:http process)
+- **the ${cpus.length} cores are shared** by wrk (${wrkThreads} threads), the upstream and the target, all on 127.0.0.1: the figures compare targets on this machine, they are not what a dedicated gateway host does; "direct" is the upstream's own limit under the same load
+- req/s: median of the runs (min-max); p50/p99: wrk's latency percentiles, median of the runs; RSS: VmRSS of the target and its child processes after the last run; errors: socket errors and non-2xx/3xx answers over all measured runs
+- load average (1 min) when the benchmark started: ${loadBefore.toFixed(2)} (well above 0 means other work was sharing the cores too)
+- access logs: meshgate one line per request, nginx its combined format (both to /dev/null); HAProxy and the reference proxy log nothing
+${load.cases.flatMap((c) => (c.peerNote === undefined ? [] : [`- ${c.title}: ${c.peerNote}\n`])).join('')}
+${markdownTable(rows, notBuiltCases)}
+`;
+  process.stdout.write(`\n${report}`);
+  const resultsFile = path.join(repoRoot, 'bench', 'results', `${date}-${sha}.md`);
+  await writeFile(resultsFile, report);
+  progress(`bench: written to ${path.relative(repoRoot, resultsFile)}`);
+  return 0;
+}
+
+process.once('SIGINT', () => {
+  progress('bench: interrupted; stopping what it started');
+  void stopAllProcesses().then(() => process.exit(130));
+});
+
+main().then(
+  (code) => process.exit(code),
+  async (err: unknown) => {
+    progress(`bench: ${err instanceof Error ? err.stack : String(err)}`);
+    await stopAllProcesses();
+    process.exit(1);
+  },
+);
