@@ -66,11 +66,39 @@ export function formatAccessLogText(entry: AccessLogEntry): string {
 
 export interface AccessLog {
   log(entry: AccessLogEntry): void;
+  /** Writes what is buffered now (before a process exits). */
+  flush(): void;
 }
 
-/** An access log writing one text line per entry (to stdout unless told otherwise). */
-export function createAccessLog(write: (line: string) => void = (line) => process.stdout.write(line)): AccessLog {
-  return Object.freeze({ log: (entry: AccessLogEntry) => write(formatAccessLogText(entry)) });
+/** Lines are written together once this much is buffered, or at the end of the event-loop turn. */
+const flushBytes = 64 * 1024;
+
+/**
+ * An access log writing text lines (to stdout unless told otherwise). Node writes to a pipe or a
+ * file synchronously, one syscall per write, so the lines of one event-loop turn go out in one
+ * write (Envoy buffers its access log too). A quiet gateway still writes each line at once.
+ */
+export function createAccessLog(write: (text: string) => void = (text) => process.stdout.write(text)): AccessLog {
+  let pending = '';
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    write(text);
+  };
+  return Object.freeze({
+    log(entry: AccessLogEntry) {
+      pending += formatAccessLogText(entry);
+      if (pending.length >= flushBytes) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  });
 }
 
 /** A value as Envoy prints it: `-` when missing or empty. (Node's parser lets no CR/LF into headers.) */

@@ -11,7 +11,8 @@ import { fromWire, workerSettingsVariable, type PrimaryMessage, type WorkerMessa
 
 const settings = JSON.parse(process.env[workerSettingsVariable] ?? '{}') as WorkerSettings;
 const logger = createLogger({ level: settings.logLevel, fields: { worker: cluster.worker?.id } });
-const dataPlane = createDataPlane({ logger, accessLog: createAccessLog(), drainMs: settings.drainMs });
+const accessLog = createAccessLog();
+const dataPlane = createDataPlane({ logger, accessLog, drainMs: settings.drainMs });
 const send = (message: WorkerMessage) => process.send?.(message);
 
 let applying: Promise<unknown> = Promise.resolve();
@@ -20,7 +21,12 @@ let draining = false;
 const drain = () => {
   if (draining) return;
   draining = true;
-  void applying.then(() => dataPlane.stop()).then(() => process.exit(0));
+  void applying
+    .then(() => dataPlane.stop())
+    .then(() => {
+      accessLog.flush();
+      process.exit(0);
+    });
 };
 
 process.on('message', (message: PrimaryMessage) => {

@@ -85,12 +85,31 @@ test('a failed request: flag, details, no upstream time, status 0 when nothing w
   );
 });
 
-test('createAccessLog writes one formatted line per entry', (t) => {
-  const lines: string[] = [];
-  const log = createAccessLog((line) => lines.push(line));
+test('createAccessLog writes the lines of one event-loop turn together, one line per entry', async (t) => {
+  const writes: string[] = [];
+  const log = createAccessLog((text) => writes.push(text));
   log.log(entry);
   log.log({ ...entry, responseCode: 503, responseFlag: 'UF' });
+  t.deepEqual(writes, [], 'nothing written before the turn ends');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.is(writes.length, 1);
+  const lines = writes[0]!.split('\n').slice(0, -1);
   t.is(lines.length, 2);
-  t.is(lines[0], formatAccessLogText(entry));
+  t.is(`${lines[0]}\n`, formatAccessLogText(entry));
   t.true(lines[1]!.includes('" 503 UF via_upstream '));
+});
+
+test('createAccessLog writes at once past 64 KiB, and flush() empties the buffer', (t) => {
+  const writes: string[] = [];
+  const log = createAccessLog((text) => writes.push(text));
+  const lineLength = formatAccessLogText(entry).length;
+  const perFlush = Math.ceil((64 * 1024) / lineLength);
+  for (let i = 0; i < perFlush + 3; i++) log.log(entry);
+  t.is(writes.length, 1);
+  t.is(writes[0]!.length, perFlush * lineLength);
+  log.flush();
+  t.is(writes.length, 2);
+  t.is(writes[1]!.length, 3 * lineLength);
+  log.flush();
+  t.is(writes.length, 2, 'an empty buffer writes nothing');
 });
