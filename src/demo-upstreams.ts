@@ -45,7 +45,14 @@ export async function startDemoUpstreams(paths: readonly string[], namespace: st
   }
   return {
     close: async () => {
-      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      // A curl or browser holding a keep-alive connection must not keep the demo from exiting.
+      await Promise.all(
+        servers.map((s) => {
+          const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+          s.closeAllConnections();
+          return closed;
+        }),
+      );
     },
   };
 }

@@ -65,14 +65,12 @@ function routeName(httpName: string | undefined, matchName: string | undefined):
   return matchName === undefined ? httpName : `${httpName}.${matchName}`;
 }
 
-type ForwardWithoutRewrite = Omit<Extract<RouteAction, { kind: 'forward' }>, 'rewrite'>;
-
 function compileAction(
   vs: Resource<VirtualServiceSpec>,
   http: HTTPRoute,
   index: number,
   context: RouteCompileContext,
-): RouteAction | ForwardWithoutRewrite | undefined {
+): RouteAction | undefined {
   const path = ['spec', 'http', index];
   for (const field of notYetActedOn) {
     if (http[field] !== undefined) {
@@ -131,8 +129,8 @@ function destinationOf(cluster: string, routeLevel: Headers | undefined, destina
   });
 }
 
-function withRewrite(action: RouteAction | ForwardWithoutRewrite, http: HTTPRoute, block: HTTPMatchRequest | undefined): RouteAction {
-  if (action.kind !== 'forward' || http.rewrite === undefined) return action as RouteAction;
+function withRewrite(action: RouteAction, http: HTTPRoute, block: HTTPMatchRequest | undefined): RouteAction {
+  if (action.kind !== 'forward' || http.rewrite === undefined) return action;
   // Envoy rewrites the matched part: the prefix of a prefix match (`/` when the block has no
   // uri condition), the whole path of an exact or regex match.
   const matchedPrefix = block?.uri === undefined ? '/' : block.uri.prefix;

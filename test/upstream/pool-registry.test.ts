@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Pool } from 'undici';
 import { eventually } from '../helpers/eventually.js';
 import { startCountingServer } from '../helpers/counting-server.js';
@@ -6,6 +6,17 @@ import { poolOptionsFor } from '../../src/upstream/pool-options.js';
 import { createPoolRegistry } from '../../src/upstream/pool-registry.js';
 
 const defaults = poolOptionsFor(undefined);
+
+/** A counting server and a pool registry, both closed when the test ends. */
+async function fixture(t: ExecutionContext, serverOptions?: Parameters<typeof startCountingServer>[0]) {
+  const server = await startCountingServer(serverOptions);
+  const pools = createPoolRegistry();
+  t.teardown(async () => {
+    await pools.close();
+    await server.close();
+  });
+  return { server, pools };
+}
 
 async function get(pool: Pool, path: string): Promise<string> {
   const { statusCode, body } = await pool.request({ method: 'GET', path });
@@ -17,12 +28,7 @@ async function get(pool: Pool, path: string): Promise<string> {
 }
 
 test('one pool per origin and options: equal options share it, and it reuses one kept-alive connection', async (t) => {
-  const server = await startCountingServer();
-  const pools = createPoolRegistry();
-  t.teardown(async () => {
-    await pools.close();
-    await server.close();
-  });
+  const { server, pools } = await fixture(t);
   const pool = pools.get(server.origin, defaults);
   // Options built separately from equal settings find the same pool.
   t.is(pools.get(server.origin, poolOptionsFor({ tcp: { maxConnections: 4294967295, connectTimeout: 10_000 } })), pool);
@@ -32,12 +38,7 @@ test('one pool per origin and options: equal options share it, and it reuses one
 });
 
 test('other options for the same origin get their own pool and connections', async (t) => {
-  const server = await startCountingServer();
-  const pools = createPoolRegistry();
-  t.teardown(async () => {
-    await pools.close();
-    await server.close();
-  });
+  const { server, pools } = await fixture(t);
   const limited = pools.get(server.origin, poolOptionsFor({ tcp: { maxConnections: 1 } }));
   const unlimited = pools.get(server.origin, defaults);
   t.not(limited, unlimited);
@@ -47,12 +48,7 @@ test('other options for the same origin get their own pool and connections', asy
 });
 
 test('maxConnections 1 serialises 5 concurrent requests over one connection; unlimited opens one each', async (t) => {
-  const server = await startCountingServer({ holdMs: 40 });
-  const pools = createPoolRegistry();
-  t.teardown(async () => {
-    await pools.close();
-    await server.close();
-  });
+  const { server, pools } = await fixture(t, { holdMs: 40 });
   const one = pools.get(server.origin, poolOptionsFor({ tcp: { maxConnections: 1 } }));
   const answers = await Promise.all(['/1', '/2', '/3', '/4', '/5'].map((path) => get(one, path)));
   t.deepEqual(answers, ['/1', '/2', '/3', '/4', '/5'].map((path) => `${path} on connection 1`));
@@ -66,12 +62,7 @@ test('maxConnections 1 serialises 5 concurrent requests over one connection; unl
 });
 
 test('maxRequestsPerConnection 2 opens a new connection every 2 requests', async (t) => {
-  const server = await startCountingServer();
-  const pools = createPoolRegistry();
-  t.teardown(async () => {
-    await pools.close();
-    await server.close();
-  });
+  const { server, pools } = await fixture(t);
   // One connection at a time, so which connection serves which request is certain.
   const pool = pools.get(server.origin, poolOptionsFor({ tcp: { maxConnections: 1 }, http: { maxRequestsPerConnection: 2 } }));
   const answers: string[] = [];
@@ -81,12 +72,7 @@ test('maxRequestsPerConnection 2 opens a new connection every 2 requests', async
 });
 
 test('maxRequestsPerConnection 1 disables keep-alive: a connection per request', async (t) => {
-  const server = await startCountingServer();
-  const pools = createPoolRegistry();
-  t.teardown(async () => {
-    await pools.close();
-    await server.close();
-  });
+  const { server, pools } = await fixture(t);
   const pool = pools.get(server.origin, poolOptionsFor({ http: { maxRequestsPerConnection: 1 } }));
   for (const path of ['/1', '/2', '/3', '/4']) await get(pool, path);
   t.deepEqual(server.requestsPerConnection(), [1, 1, 1, 1]);
@@ -96,12 +82,7 @@ test('maxRequestsPerConnection 1 disables keep-alive: a connection per request',
 
 test('idleTimeout closes an idle connection sooner than the server hint allows', async (t) => {
   // Node sends "Keep-Alive: timeout=60", so without idleTimeout undici would keep the socket ~58s.
-  const server = await startCountingServer({ keepAliveTimeoutMs: 60_000 });
-  const pools = createPoolRegistry();
-  t.teardown(async () => {
-    await pools.close();
-    await server.close();
-  });
+  const { server, pools } = await fixture(t, { keepAliveTimeoutMs: 60_000 });
   await get(pools.get(server.origin, poolOptionsFor({ http: { idleTimeout: 300 } })), '/short');
   await get(pools.get(server.origin, defaults), '/default');
   t.is(server.openSockets(), 2);
@@ -113,12 +94,7 @@ test('idleTimeout closes an idle connection sooner than the server hint allows',
 
 test('a server Keep-Alive hint shorter than idleTimeout is honoured: meshgate closes first', async (t) => {
   // Hint "timeout=3": undici keeps the socket 3s less its 2s margin, well before the server closes it.
-  const server = await startCountingServer({ keepAliveTimeoutMs: 3_000 });
-  const pools = createPoolRegistry();
-  t.teardown(async () => {
-    await pools.close();
-    await server.close();
-  });
+  const { server, pools } = await fixture(t, { keepAliveTimeoutMs: 3_000 });
   await get(pools.get(server.origin, poolOptionsFor({ http: { idleTimeout: 3_600_000 } })), '/x');
   await eventually(() => (server.openSockets() === 0 ? true : undefined));
   t.is(server.closedByClient(), 1);
