@@ -4,11 +4,11 @@ import type { Logger, LogLevel } from './log.js';
 import { buildSnapshot } from './config/pipeline.js';
 import { formatIssue } from './config/issue.js';
 import type { ConfigIssue } from './config/issue.js';
-import type { Snapshot } from './config/snapshot.js';
 import { watchConfig, type ConfigWatcher } from './config/watch.js';
 import { startAdminServer, type AdminServer, type RefusedReload } from './admin/admin-server.js';
 import { createSupervisor, type WorkerReport } from './process/supervisor.js';
 import { toWire } from './process/messages.js';
+import { createConfigDump, type ConfigDump } from './admin/config-dump.js';
 
 // The composition root, in the primary process: config pipeline -> snapshot -> workers, the
 // admin port and the file watcher. The primary loads and validates once and hands the result to
@@ -33,7 +33,6 @@ export interface ReloadResult {
 }
 
 export interface Gateway {
-  snapshot(): Snapshot;
   reload(reason: string): Promise<ReloadResult>;
   /** Not ready, drain every worker, close the admin port. */
   stop(): Promise<void>;
@@ -54,12 +53,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const first = await buildSnapshot({ paths: options.configPaths, defaultNamespace: options.namespace, generation: 1 });
   logIssues(logger, first.issues);
-  if (first.snapshot === undefined) {
+  if (first.snapshot === undefined || first.config === undefined) {
     watcher?.close();
     throw new MeshgateError('MG_ERR_CONFIG_REFUSED', `configuration has errors:\n${first.issues.filter((i) => i.severity === 'error').map(formatIssue).join('\n')}`);
   }
 
-  let current: Snapshot = first.snapshot;
+  // Plain data only: the compiled snapshot is the workers'; see config-dump.ts.
+  const firstWire = toWire(first.config);
+  let current: ConfigDump = createConfigDump(first.snapshot, firstWire);
   let ready = false;
   let lastRefused: RefusedReload | undefined;
   const supervisor = createSupervisor({
@@ -79,7 +80,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           logger,
           state: {
             ready: () => ready,
-            snapshot: () => current,
+            configDump: () => current,
             listeners: () => supervisor.listeners(),
             workers: () => supervisor.stats(),
             lastRefusedReload: () => lastRefused,
@@ -87,7 +88,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         });
 
   try {
-    const report = await supervisor.start(current.generation, toWire(current.config));
+    const report = await supervisor.start(current.generation, firstWire);
     logger.info('gateway ready', { generation: current.generation, workers: options.workers, listeners: report.listeners });
   } catch (err) {
     supervisor.kill();
@@ -100,7 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const generation = current.generation + 1;
     const result = await buildSnapshot({ paths: options.configPaths, defaultNamespace: options.namespace, generation });
     logIssues(logger, result.issues);
-    if (result.snapshot === undefined) {
+    if (result.snapshot === undefined || result.config === undefined) {
       lastRefused = { at: new Date().toISOString(), issues: result.issues };
       logger.error('config reload refused; the last good config keeps serving', {
         reason,
@@ -109,8 +110,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       return { applied: false, generation: current.generation, issues: result.issues };
     }
-    current = result.snapshot;
-    logApplied(logger, await supervisor.update(generation, toWire(result.snapshot.config)), reason, generation);
+    const wire = toWire(result.config);
+    current = createConfigDump(result.snapshot, wire);
+    logApplied(logger, await supervisor.update(generation, wire), reason, generation);
     return { applied: true, generation, issues: result.issues };
   };
 
@@ -133,7 +135,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   ready = true;
 
   return {
-    snapshot: () => current,
     reload,
     async stop() {
       // Not ready first, so a load balancer stops sending before the sockets close.

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConfigIssue } from '../config/issue.js';
-import type { Snapshot } from '../config/snapshot.js';
+import type { ConfigDump } from './config-dump.js';
 import type { Logger } from '../log.js';
 import type { WorkerStats } from '../process/supervisor.js';
 
@@ -15,7 +15,7 @@ export interface RefusedReload {
 
 export interface AdminState {
   ready(): boolean;
-  snapshot(): Snapshot | undefined;
+  configDump(): ConfigDump;
   listeners(): readonly { name: string; address: string; port: number }[];
   workers(): WorkerStats;
   lastRefusedReload(): RefusedReload | undefined;
@@ -32,7 +32,7 @@ const routes: Readonly<Record<string, Route>> = {
   '/healthz/ready': (state) => (state.ready() ? { status: 200, body: 'ready' } : { status: 503, body: 'not ready' }),
   '/listeners': (state) => ({ status: 200, body: state.listeners() }),
   '/workers': (state) => ({ status: 200, body: state.workers() }),
-  '/config_dump': (state) => ({ status: 200, body: configDump(state.snapshot()) }),
+  '/config_dump': (state) => ({ status: 200, body: state.configDump() }),
   '/reload': (state) => ({ status: 200, body: { lastRefused: state.lastRefusedReload() ?? null } }),
 };
 
@@ -53,21 +53,5 @@ export async function startAdminServer(options: { bind: string; port: number; st
   return {
     address: () => ({ address, port }),
     close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
-// The validated resources as the user wrote them (after defaults), without loader internals.
-function configDump(snapshot: Snapshot | undefined): unknown {
-  if (snapshot === undefined) return { generation: 0 };
-  const resources = Object.values(snapshot.config).flatMap((list: readonly { kind: string; apiVersion: string; metadata: unknown; spec: unknown; file: string }[]) =>
-    list.map(({ kind, apiVersion, metadata, spec, file }) => ({ kind, apiVersion, metadata, spec, source: file })),
-  );
-  return {
-    generation: snapshot.generation,
-    createdAt: snapshot.createdAt,
-    listeners: snapshot.listeners.map((l) => ({ name: l.name, bind: l.bind, port: l.port, protocol: l.protocol })),
-    clusters: [...snapshot.clusters.values()],
-    resources,
-    warnings: snapshot.warnings,
   };
 }

@@ -21,7 +21,6 @@ export function compileSnapshot(config: ValidatedConfig, generation: number): { 
     listeners: Object.freeze(listeners),
     clusters,
     warnings: Object.freeze(issues.issues.filter((i) => i.severity === 'warning')),
-    config,
   });
   return { snapshot, issues: issues.issues };
 }

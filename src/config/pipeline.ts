@@ -2,7 +2,7 @@ import type { ConfigIssue } from './issue.js';
 import { hasErrors } from './issue.js';
 import type { Snapshot } from './snapshot.js';
 import { loadConfig } from './load.js';
-import { validateConfig } from './validate.js';
+import { validateConfig, type ValidatedConfig } from './validate.js';
 import { compileSnapshot } from './compile.js';
 
 // sources -> load -> validate -> compile, the one path every start, reload and
@@ -16,6 +16,8 @@ export interface PipelineOptions {
 
 export interface PipelineResult {
   readonly snapshot?: Snapshot;
+  /** The validated resources the snapshot was compiled from; present with the snapshot. */
+  readonly config?: ValidatedConfig;
   readonly issues: readonly ConfigIssue[];
 }
 
@@ -26,5 +28,5 @@ export async function buildSnapshot(options: PipelineOptions): Promise<PipelineR
   if (hasErrors(issues)) return { issues };
   const compiled = compileSnapshot(validated.config, options.generation);
   const all = [...issues, ...compiled.issues];
-  return hasErrors(all) ? { issues: all } : { snapshot: compiled.snapshot, issues: all };
+  return hasErrors(all) ? { issues: all } : { snapshot: compiled.snapshot, config: validated.config, issues: all };
 }

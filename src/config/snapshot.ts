@@ -1,5 +1,4 @@
 import type { ConfigIssue } from './issue.js';
-import type { ValidatedConfig } from './validate.js';
 import type { ClusterConfig } from '../upstream/cluster.js';
 import type { RouteTable } from '../routing/route-table.js';
 import type { RequestView } from '../routing/request-view.js';
@@ -19,8 +18,6 @@ export interface Snapshot {
   readonly clusters: ReadonlyMap<string, ClusterConfig>;
   /** Warnings of the validation and compile that produced this snapshot. */
   readonly warnings: readonly ConfigIssue[];
-  /** The validated resources, for /config_dump. */
-  readonly config: ValidatedConfig;
 }
 
 export type ListenerProtocol = 'HTTP' | 'HTTP2' | 'GRPC';

@@ -36,6 +36,12 @@ test('file edits reload: in-flight requests finish, invalid configs are refused'
   await writeConfig(dir, 'app.yaml', singleRouteConfig({ port, upstreamPort: green.port }));
   await gateway.waitForLog((l) => l.msg === 'config reloaded' && l.generation === 2);
   t.deepEqual(await get('/'), { status: 200, text: 'green' });
+  const dump = (await (await request(`http://127.0.0.1:${gateway.adminPort}/config_dump`)).body.json()) as {
+    generation: number;
+    clusters: { endpoints: { endpoints: { port: number }[] } }[];
+  };
+  t.true(dump.generation >= 2, '/config_dump shows the reloaded generation');
+  t.deepEqual(dump.clusters.flatMap((c) => c.endpoints.endpoints.map((e) => e.port)), [green.port]);
   t.deepEqual(await inFlight, { status: 200, text: 'blue' }, 'the request in flight during the reload finished');
 
   // an invalid edit: a subset nobody defines. Refused, logged with file and line; green keeps serving.
