@@ -7,6 +7,8 @@ import type { CompiledCors } from '../filters/cors/cors.js';
 import type { DirectResponse } from '../routing/actions/direct-response.js';
 import type { Redirect, RedirectRequest } from '../routing/actions/redirect.js';
 import type { Rewritten } from '../routing/actions/rewrite.js';
+import type { ServerTable } from '../routing/server-table.js';
+import type { TlsServerConfig } from './compile-tls.js';
 
 // The compiled configuration: everything the data plane reads, built once per reload and
 // never changed after. Listeners hold this by reference, so a reload is one assignment.
@@ -20,7 +22,7 @@ export interface Snapshot {
   readonly warnings: readonly ConfigIssue[];
 }
 
-export type ListenerProtocol = 'HTTP' | 'HTTP2' | 'GRPC';
+export type ListenerProtocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'HTTPS';
 
 export interface ListenerConfig {
   /** Istio's listener name: `${bind}_${port}`. */
@@ -29,6 +31,30 @@ export interface ListenerConfig {
   readonly port: number;
   readonly protocol: ListenerProtocol;
   readonly routes: RouteTable<HttpRoute>;
+  /** The Gateway servers on this port, by SNI and Host (httpsRedirect, TLS, 421). */
+  readonly servers: ServerTable<ServerBlock>;
+  /** Set when the port terminates TLS (Istio never mixes plain and TLS servers on one port). */
+  readonly tls?: ListenerTls;
+  /** Plaintext HTTP2/GRPC ports speak h2c (prior knowledge) beside HTTP/1.1; TLS ports offer h2 by ALPN. */
+  readonly http2: boolean;
+}
+
+/** One Gateway server as the data plane needs it. */
+export interface ServerBlock {
+  /** "namespace/gateway#index". */
+  readonly name: string;
+  /** The server's hosts without their namespace part. */
+  readonly hosts: readonly string[];
+  /** Istio's tls.httpsRedirect: a plain-HTTP request answers 301 to https. */
+  readonly httpsRedirect: boolean;
+  readonly tls?: TlsServerConfig;
+}
+
+export interface ListenerTls {
+  /** The server whose certificate a client without SNI gets: the first server of the port. */
+  readonly defaultServer: ServerBlock & { readonly tls: TlsServerConfig };
+  /** Some server verifies client certificates, so every handshake on the port asks for one. */
+  readonly requestCert: boolean;
 }
 
 /** One Envoy route: Istio expands each VirtualService http[] entry into one per match block. */
