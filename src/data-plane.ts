@@ -2,6 +2,7 @@ import type { Logger } from './log.js';
 import type { ListenerConfig, Snapshot } from './config/snapshot.js';
 import { createHttpListener, type HttpListener } from './listeners/http-listener.js';
 import { createHttpHandler, type ListenerRef } from './listeners/http-handler.js';
+import { createH2Listener } from './listeners/h2-listener.js';
 import { createClusterManager } from './upstream/cluster-manager.js';
 import { createPoolRegistry } from './upstream/pool-registry.js';
 import type { AccessLog } from './observability/access-log.js';
@@ -41,7 +42,15 @@ export interface DataPlane {
 
 interface OpenListener {
   readonly ref: ListenerRef;
-  readonly listener: HttpListener;
+  readonly listener: HttpListener & { update?(config: ListenerConfig): void };
+  readonly kind: ListenerKind;
+}
+
+/** Plain HTTP/1.1 ports are fastify's; TLS and HTTP/2 ports the h2 listener's. */
+type ListenerKind = 'http1' | 'h2';
+
+function kindOf(config: ListenerConfig): ListenerKind {
+  return config.tls !== undefined || config.http2 ? 'h2' : 'http1';
 }
 
 export function createDataPlane(options: DataPlaneOptions): DataPlane {
@@ -69,14 +78,19 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     const failures: BindFailure[] = [];
     for (const config of configs) {
       const existing = open.get(config.name);
-      if (existing !== undefined) {
+      if (existing !== undefined && existing.kind === kindOf(config)) {
         existing.ref.config = config;
+        existing.listener.update?.(config);
         continue;
       }
+      // A port that turns from HTTP/1.1 to TLS or HTTP/2 (or back) needs the other listener.
+      if (existing !== undefined) void closeListener(config.name);
       const ref: ListenerRef = { config };
       try {
-        const listener = await createHttpListener({ bind: config.bind, port: config.port, logger, ...createHttpHandler(ref, handlerDeps) });
-        open.set(config.name, { ref, listener });
+        const listenerOptions = { bind: config.bind, port: config.port, logger, ...createHttpHandler(ref, handlerDeps) };
+        const kind = kindOf(config);
+        const listener = kind === 'h2' ? await createH2Listener({ ...listenerOptions, config }) : await createHttpListener(listenerOptions);
+        open.set(config.name, { ref, listener, kind });
         logger.debug('listener ready', { listener: config.name, ...listener.address() });
       } catch (err) {
         if (onBindFailure === 'throw') throw err;

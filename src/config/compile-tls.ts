@@ -12,6 +12,8 @@ export type TerminatingMode = 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL';
 export interface TlsServerConfig {
   readonly mode: TerminatingMode;
   readonly context: SecureContext;
+  /** What `context` was built from: a tls.Server takes its no-SNI default as options, not as a context. */
+  readonly contextOptions: Readonly<SecureContextOptions>;
   /**
    * Equal keys: the same certificates and client verification, so one connection may carry
    * requests for both servers (HTTP/2 connection reuse); different keys answer 421.
@@ -55,7 +57,7 @@ export function compileServerTls(settings: ServerTLSSettings & { mode: Terminati
     throw new Error(`these TLS settings cannot be served: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const verifyPeer = pins === undefined ? undefined : createPeerCheck(pins);
-  const compiled: TlsServerConfig = Object.freeze({ mode: settings.mode, context, contextKey, ...(verifyPeer === undefined ? {} : { verifyPeer }) });
+  const compiled: TlsServerConfig = Object.freeze({ mode: settings.mode, context, contextOptions: Object.freeze(options), contextKey, ...(verifyPeer === undefined ? {} : { verifyPeer }) });
   cache.set(contextKey, compiled);
   return compiled;
 }

@@ -14,6 +14,7 @@ import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js'
 import { buildUpstreamRequestHeaders } from '../upstream/request-headers.js';
 import { upstreamFailures } from '../upstream/error-map.js';
 import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
+import { tlsConnectionOf } from './tls-connection.js';
 
 // The one handler of a listener: route the request against the current snapshot, answer it
 // here (no route, CORS preflight, redirect, direct response) or pick a destination and an
@@ -64,7 +65,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
       downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
     };
-    const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: 'http', port: ref.config.port });
+    const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: ref.config.tls === undefined ? 'http' : 'https', port: ref.config.port });
     return { exchange, view };
   };
 
@@ -90,13 +91,21 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const pathAndQuery = view.query === '' ? view.path : `${view.path}?${view.query}`;
     const authority = destination.authority ?? view.authority;
     const target = action.kind === 'forward' && action.rewrite !== undefined ? action.rewrite(pathAndQuery, authority) : { path: pathAndQuery, authority };
-    const headers = buildUpstreamRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, scheme: view.scheme, authority: target.authority });
+    const forwardedClientCert = tlsConnectionOf(req.socket)?.forwardedClientCert;
+    const headers = buildUpstreamRequestHeaders(req.headers, {
+      remoteAddress: req.socket.remoteAddress,
+      scheme: view.scheme,
+      authority: target.authority,
+      ...(forwardedClientCert === undefined ? {} : { forwardedClientCert }),
+    });
     destination.requestHeaders?.(headers);
     return { path: target.path, headers };
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { exchange, view } = begin(req);
+    const refusal = serverRefusal(ref.config, req, view);
+    if (refusal !== undefined) return finish(exchange, withDetail(sendLocalReply(res, refusal.status, refusal.body, undefined, refusal.headers), refusal.detail));
     const found = ref.config.routes.route(view);
     if (found === undefined) return finish(exchange, withDetail(sendLocalReply(res, 404, '', 'NR'), 'route_not_found'));
     const route = found.route;
@@ -194,6 +203,32 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
   };
 }
 
+interface ServerRefusal {
+  readonly status: 301 | 421;
+  readonly body: string;
+  readonly headers?: OutgoingHttpHeaders;
+  readonly detail: string;
+}
+
+/**
+ * What the Gateway server of the request's host says before any route: a plain server with
+ * httpsRedirect answers 301 to https (Envoy's require_tls); on a TLS port, a host whose server
+ * has other certificates or client checks than the server the handshake chose (by SNI) answers
+ * 421, so an HTTP/2 client that reused the connection opens one for that host (RFC 9110 15.5.20).
+ */
+function serverRefusal(config: ListenerConfig, req: IncomingMessage, view: RequestView): ServerRefusal | undefined {
+  const server = config.servers.find(view.host);
+  if (server === undefined) return undefined;
+  if (config.tls === undefined) {
+    if (!server.httpsRedirect) return undefined;
+    const target = req.url?.startsWith('/') ? req.url : `${view.path}${view.query === '' ? '' : `?${view.query}`}`;
+    return { status: 301, body: '', headers: { location: `https://${view.host}${target}` }, detail: 'direct_response' };
+  }
+  const connection = tlsConnectionOf(req.socket);
+  if (connection === undefined || connection.server === server || connection.server.tls?.contextKey === server.tls?.contextKey) return undefined;
+  return { status: 421, body: 'misdirected request', detail: 'misdirected_request' };
+}
+
 function withDetail(outcome: ForwardOutcome, detail: string): ForwardOutcome {
   return { ...outcome, detail };
 }
@@ -229,7 +264,7 @@ function accessLogEntry(exchange: Exchange, outcome: ForwardOutcome): AccessLogE
     startTime: exchange.startTime,
     method: req.method ?? '-',
     path: req.url ?? '-',
-    protocol: `HTTP/${req.httpVersion}`,
+    protocol: req.httpVersionMajor === 2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`,
     responseCode: outcome.status,
     ...(outcome.flag === undefined ? {} : { responseFlag: outcome.flag }),
     ...(outcome.detail === undefined ? {} : { responseCodeDetails: outcome.detail }),

@@ -52,9 +52,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     private readonly resolve: (outcome: ForwardOutcome) => void,
   ) {
     const { headers } = options.req;
+    // HTTP/2 frames the body itself: there is one unless the headers ended the stream (gRPC sends no length).
+    const http2Stream = (options.req as { stream?: { endAfterHeaders: boolean } }).stream;
     this.hasBody =
-      headers['transfer-encoding'] !== undefined ||
-      (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+      http2Stream !== undefined
+        ? !http2Stream.endAfterHeaders
+        : headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
   }
 
   start(): void {

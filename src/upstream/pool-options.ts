@@ -37,7 +37,7 @@ const DEFAULT_KEEP_ALIVE_MAX_MS = 600_000;
 const DEFAULT_TCP_KEEPALIVE_DELAY_MS = 60_000;
 
 /** The undici Pool options for a cluster's merged connectionPool settings (undefined: none set). */
-export function poolOptionsFor(settings: ConnectionPoolSettings | undefined): PoolOptions {
+export function poolOptionsFor(settings: ConnectionPoolSettings | undefined, http2 = false): PoolOptions {
   const tcp = settings?.tcp;
   const http = settings?.http;
   // Envoy: an idle timeout of 0 disables it; the Istio CRD requires at least 1ms anyway.
@@ -49,6 +49,8 @@ export function poolOptionsFor(settings: ConnectionPoolSettings | undefined): Po
     // keepAliveMaxTimeout, or keepAliveTimeout when there is no hint: idleTimeout bounds both.
     keepAliveTimeout: Math.min(idleTimeout ?? UNHINTED_KEEP_ALIVE_MS, UNHINTED_KEEP_ALIVE_MS),
     keepAliveMaxTimeout: idleTimeout ?? DEFAULT_KEEP_ALIVE_MAX_MS,
+    // HTTP/2 upstreams: h2 by ALPN over TLS, h2c with prior knowledge in cleartext (gRPC servers).
+    ...(http2 ? { allowH2: true, useH2c: true } : {}),
     connect: Object.freeze({
       timeout: tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
       keepAlive: true,
