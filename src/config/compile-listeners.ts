@@ -3,7 +3,7 @@ import type { VirtualServiceSpec } from './kinds/virtual-service.js';
 import type { Resource, ValidatedConfig } from './validate.js';
 import type { HttpRoute, ListenerConfig, ListenerProtocol, ServerBlock } from './snapshot.js';
 import { serverCredentialKey, terminatesTls, type ServerCredentials } from './credentials.js';
-import { compileServerTls, type TerminatingMode, type TlsContextCache } from './compile-tls.js';
+import { compileServerTls, type TerminatingMode, type TlsContextCache, type TlsServerConfig } from './compile-tls.js';
 import { createServerTable } from '../routing/server-table.js';
 import { resolveShortName } from './fqdn.js';
 import { compileVirtualServiceRoutes, type RouteCompileContext } from './compile-routes.js';
@@ -90,6 +90,14 @@ function collectHttpServers(gateways: ValidatedConfig['gateways'], context: Rout
       const bind = server.bind ?? '0.0.0.0';
       const key = `${bind}_${server.port.number}`;
       const listener = listeners.get(key) ?? { bind, port: server.port.number, protocol, servers: [] };
+      const first = listener.servers[0]?.block.tls;
+      if (first !== undefined && block.tls !== undefined && handshakeSettings(first) !== handshakeSettings(block.tls)) {
+        // Node's SNI callback swaps certificates and CAs, but versions and ciphers stay those the
+        // handshake started with: the port's first server's. Serving weaker settings silently would be worse.
+        context.issues.error(gateway, ['spec', 'servers', index, 'tls'], 'MG_ERR_TLS_SETTINGS',
+          `servers on port ${server.port.number} must share minProtocolVersion, maxProtocolVersion and cipherSuites in this build (${listener.servers[0]!.block.name} has ${handshakeSettings(first)}); put this server on a port of its own`);
+        return;
+      }
       listener.servers.push({ gateway: gatewayKey(gateway), gatewayNamespace: gateway.metadata.namespace, server, block });
       listeners.set(key, listener);
     });
@@ -132,6 +140,11 @@ function serverBlock(
     context.issues.error(gateway, [...path, 'tls'], 'MG_ERR_TLS_SETTINGS', err instanceof Error ? err.message : String(err));
     return undefined;
   }
+}
+
+function handshakeSettings(tls: TlsServerConfig): string {
+  const { minVersion, maxVersion, ciphers } = tls.contextOptions;
+  return `${minVersion}-${maxVersion}${ciphers === undefined ? '' : ` ciphers ${ciphers}`}`;
 }
 
 function gatewayKey(gateway: Resource<GatewaySpec>): string {

@@ -21,6 +21,7 @@ const opensslTest = requireTool('openssl') ? test : test.skip;
 interface World {
   gateway: GatewayProcess;
   port: number;
+  oldPort: number;
   upstream: TestUpstream;
   dir: string;
   ca: Issued;
@@ -28,9 +29,9 @@ interface World {
 
 let world: World;
 
-function config(port: number, upstreamPort: number): string {
+function config(port: number, oldPort: number, upstreamPort: number): string {
   const server = (name: string, hosts: string[], credential: string, extra = '') => `
-    - port: { number: ${port}, name: https-${name}, protocol: HTTPS }
+    - port: { number: ${name === 'old' ? oldPort : port}, name: https-${name}, protocol: HTTPS }
       hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
       tls: { mode: SIMPLE, credentialName: ${credential}${extra} }`;
   return `apiVersion: networking.istio.io/v1
@@ -66,6 +67,7 @@ spec:
 test.before(async () => {
   const upstream = await startUpstream('tls-app');
   const port = await freePort();
+  const oldPort = await freePort();
   const dir = await configDir('tls-sni');
   const certs = path.join(dir, 'certs');
   const ca = await makeCa(dir, 'test-ca');
@@ -74,9 +76,9 @@ test.before(async () => {
   await writeCredential(certs, 'wild-cred', await issueCert(dir, ca, 'wild', { sans: ['*.wild.test'] }));
   await writeCredential(certs, 'old-cred', await issueCert(dir, ca, 'old', { sans: ['old.test'] }));
   await mkdir(path.join(dir, 'config'));
-  await writeConfig(path.join(dir, 'config'), 'app.yaml', config(port, upstream.port));
+  await writeConfig(path.join(dir, 'config'), 'app.yaml', config(port, oldPort, upstream.port));
   const gateway = await startGatewayProcess(['--config', path.join(dir, 'config'), '--certs', certs, '--no-watch']);
-  world = { gateway, port, upstream, dir, ca };
+  world = { gateway, port, oldPort, upstream, dir, ca };
 });
 
 test.after.always(async () => {
@@ -140,9 +142,10 @@ opensslTest('TLS 1.1 is refused by default, TLS 1.3 accepted, cipherSuites hold 
   } else {
     t.log('*** this openssl cannot speak TLS 1.1: the s_client leg is SKIPPED ***');
   }
-  // old.test allows only ECDHE-ECDSA-AES128-GCM-SHA256 and at most TLS 1.2.
-  const allowed = await handshake({ servername: 'old.test', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
+  // old.test (a port of its own) allows only ECDHE-ECDSA-AES128-GCM-SHA256 and at most TLS 1.2.
+  const old = { servername: 'old.test', port: world.oldPort };
+  const allowed = await handshake({ ...old, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
   t.is(allowed.protocol, 'TLSv1.2');
-  t.truthy((await handshake({ servername: 'old.test', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' })).error);
-  t.is((await handshake({ servername: 'old.test' })).protocol, 'TLSv1.2', 'maxProtocolVersion TLSV1_2 holds');
+  t.truthy((await handshake({ ...old, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' })).error);
+  t.is((await handshake(old)).protocol, 'TLSv1.2', 'maxProtocolVersion TLSV1_2 holds');
 });
