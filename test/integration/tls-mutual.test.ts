@@ -1,0 +1,177 @@
+import test from 'ava';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { connect as http2Connect } from 'node:http2';
+import path from 'node:path';
+import { freePort } from '../helpers/free-port.js';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
+import { configDir, writeConfig } from '../helpers/config-files.js';
+import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
+
+// Client certificates on one HTTPS port: MUTUAL refuses a client without a certificate or with one
+// from another CA, OPTIONAL_MUTUAL takes both and tells the upstream (x-forwarded-client-cert)
+// only when there was one, subjectAltNames narrows MUTUAL further; and an HTTP/2 client that
+// reuses a connection for a host of another server gets 421.
+
+interface World {
+  gateway: GatewayProcess;
+  port: number;
+  upstream: TestUpstream;
+  dir: string;
+  serverCa: Issued;
+  good: Issued;
+  badSan: Issued;
+  otherCa: Issued;
+}
+
+let world: World;
+
+function config(port: number, upstreamPort: number): string {
+  return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: edge
+spec:
+  servers:
+    - port: { number: ${port}, name: https-open, protocol: HTTPS }
+      hosts: [open.test]
+      tls: { mode: SIMPLE, credentialName: open-cred }
+    - port: { number: ${port}, name: https-mtls, protocol: HTTPS }
+      hosts: [mtls.test]
+      tls: { mode: MUTUAL, credentialName: mtls-cred }
+    - port: { number: ${port}, name: https-opt, protocol: HTTPS }
+      hosts: [opt.test]
+      tls: { mode: OPTIONAL_MUTUAL, credentialName: opt-cred }
+    - port: { number: ${port}, name: https-san, protocol: HTTPS }
+      hosts: [san.test]
+      tls: { mode: MUTUAL, credentialName: mtls-cred, subjectAltNames: ["spiffe://test/good"] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: app
+spec:
+  hosts: ["*"]
+  gateways: [edge]
+  http:
+    - route:
+        - destination: { host: app.internal, port: { number: ${upstreamPort} } }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: app
+spec:
+  hosts: [app.internal]
+  resolution: STATIC
+  ports: [{ number: ${upstreamPort}, name: http, protocol: HTTP }]
+  endpoints: [{ address: 127.0.0.1 }]
+`;
+}
+
+test.before(async () => {
+  const upstream = await startUpstream('mtls-app');
+  const port = await freePort();
+  const dir = await configDir('tls-mutual');
+  const certs = path.join(dir, 'certs');
+  const serverCa = await makeCa(dir, 'server-ca');
+  const clientCa = await makeCa(dir, 'client-ca');
+  const strangerCa = await makeCa(dir, 'stranger-ca');
+  await writeCredential(certs, 'open-cred', await issueCert(dir, serverCa, 'open', { sans: ['open.test'] }));
+  await writeCredential(certs, 'mtls-cred', await issueCert(dir, serverCa, 'mtls', { sans: ['mtls.test', 'san.test'] }), clientCa);
+  // OPTIONAL_MUTUAL's CA comes from the separate NAME-cacert folder (Istio's convention).
+  await writeCredential(certs, 'opt-cred', await issueCert(dir, serverCa, 'opt', { sans: ['opt.test'] }));
+  await mkdir(path.join(certs, 'opt-cred-cacert'));
+  await writeFile(path.join(certs, 'opt-cred-cacert', 'ca.crt'), clientCa.cert);
+  const good = await issueCert(dir, clientCa, 'good-client', { sans: ['URI:spiffe://test/good'] });
+  const badSan = await issueCert(dir, clientCa, 'bad-client', { sans: ['URI:spiffe://test/bad'] });
+  const otherCa = await issueCert(dir, strangerCa, 'stranger-client', { sans: ['URI:spiffe://test/good'] });
+  await mkdir(path.join(dir, 'config'));
+  await writeConfig(path.join(dir, 'config'), 'app.yaml', config(port, upstream.port));
+  const gateway = await startGatewayProcess(['--config', path.join(dir, 'config'), '--certs', certs, '--no-watch']);
+  world = { gateway, port, upstream, dir, serverCa, good, badSan, otherCa };
+});
+
+test.after.always(async () => {
+  await world?.gateway.stop();
+  await world?.upstream.close();
+  if (world !== undefined) await rm(world.dir, { recursive: true, force: true });
+});
+
+interface Answer {
+  status?: number;
+  headers?: Record<string, string>;
+  error?: string;
+}
+
+/** One HTTPS request to `host` on the gateway, with a client certificate or without. */
+function get(host: string, client?: Issued, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port: world.port,
+        servername: host,
+        path: '/',
+        headers: { host, ...headers },
+        ca: world.serverCa.cert,
+        agent: false,
+        ...(client === undefined ? {} : { cert: client.cert, key: client.key }),
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: (JSON.parse(body) as { headers: Record<string, string> }).headers }));
+      },
+    );
+    req.on('error', (err) => resolve({ error: err.message }));
+    req.end();
+  });
+}
+
+test('MUTUAL: no certificate and a certificate of another CA are refused; a good one is forwarded with XFCC', async (t) => {
+  t.truthy((await get('mtls.test')).error, 'no client certificate');
+  t.truthy((await get('mtls.test', world.otherCa)).error, 'a certificate from another CA');
+  const ok = await get('mtls.test', world.good, { 'x-forwarded-client-cert': 'By=forged' });
+  t.is(ok.status, 200);
+  const xfcc = ok.headers?.['x-forwarded-client-cert'] ?? '';
+  t.regex(xfcc, /^Hash=[0-9a-f]{64};Subject="[^"]*CN=good-client[^"]*";URI=spiffe:\/\/test\/good$/);
+  t.notRegex(xfcc, /forged/);
+});
+
+test('OPTIONAL_MUTUAL: with and without a certificate; XFCC only with one, a forged one is dropped', async (t) => {
+  const without = await get('opt.test', undefined, { 'x-forwarded-client-cert': 'Hash=forged' });
+  t.is(without.status, 200);
+  t.is(without.headers?.['x-forwarded-client-cert'], undefined);
+  const withCert = await get('opt.test', world.good);
+  t.is(withCert.status, 200);
+  t.regex(withCert.headers?.['x-forwarded-client-cert'] ?? '', /URI=spiffe:\/\/test\/good/);
+  // A presented certificate still has to verify.
+  t.truthy((await get('opt.test', world.otherCa)).error);
+});
+
+test('subjectAltNames: only a client certificate with a listed SAN is let in', async (t) => {
+  t.is((await get('san.test', world.good)).status, 200);
+  t.truthy((await get('san.test', world.badSan)).error);
+  // SIMPLE on the same port asks for nothing it checks.
+  t.is((await get('open.test')).status, 200);
+});
+
+test('HTTP/2: an :authority of a server with other TLS settings on the same connection answers 421', async (t) => {
+  const session = http2Connect(`https://127.0.0.1:${world.port}`, { servername: 'open.test', ca: world.serverCa.cert });
+  t.teardown(() => session.close());
+  const status = (authority: string) =>
+    new Promise<number>((resolve, reject) => {
+      const stream = session.request({ ':authority': authority, ':path': '/' });
+      stream.on('response', (headers) => resolve(Number(headers[':status'])));
+      stream.on('error', reject);
+      stream.resume();
+      stream.end();
+    });
+  t.is(await status('open.test'), 200);
+  t.is(await status('mtls.test'), 421, 'the MUTUAL server is not reached without its handshake');
+  t.is(await status(`open.test:${world.port}`), 200, 'the port in :authority does not matter');
+  t.is(await status('nowhere.test'), 404);
+});
