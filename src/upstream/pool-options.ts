@@ -23,6 +23,11 @@ export interface ConnectionPoolSettings {
 export interface PoolOptions {
   readonly fingerprint: string;
   readonly undici: Readonly<Pool.Options>;
+  /** The upstream speaks HTTP/2 (h2-upstream.ts) instead of HTTP/1.1 (an undici Pool). */
+  readonly http2: boolean;
+  /** For HTTP/2 upstreams, which undici does not carry: the connect timeout and how long an idle session stays. */
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
 }
 
 /** Istio's default connect timeout. */
@@ -49,15 +54,19 @@ export function poolOptionsFor(settings: ConnectionPoolSettings | undefined, htt
     // keepAliveMaxTimeout, or keepAliveTimeout when there is no hint: idleTimeout bounds both.
     keepAliveTimeout: Math.min(idleTimeout ?? UNHINTED_KEEP_ALIVE_MS, UNHINTED_KEEP_ALIVE_MS),
     keepAliveMaxTimeout: idleTimeout ?? DEFAULT_KEEP_ALIVE_MAX_MS,
-    // HTTP/2 upstreams: h2 by ALPN over TLS, h2c with prior knowledge in cleartext (gRPC servers).
-    ...(http2 ? { allowH2: true, useH2c: true } : {}),
     connect: Object.freeze({
       timeout: tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
       keepAlive: true,
       keepAliveInitialDelay: tcpKeepaliveDelay(tcp?.tcpKeepalive),
     }),
   });
-  return Object.freeze({ fingerprint: JSON.stringify(undici), undici });
+  return Object.freeze({
+    fingerprint: `${http2 ? 'h2 ' : ''}${JSON.stringify(undici)}`,
+    undici,
+    http2,
+    connectTimeoutMs: tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: idleTimeout ?? DEFAULT_KEEP_ALIVE_MAX_MS,
+  });
 }
 
 // Istio writes "unlimited" as 2^32-1, and 0 is proto3's unset: both are undici's null.

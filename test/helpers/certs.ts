@@ -27,7 +27,7 @@ export async function makeCa(dir: string, name: string): Promise<Issued> {
   await mkdir(dir, { recursive: true });
   const certFile = path.join(dir, `${name}.crt`);
   const keyFile = path.join(dir, `${name}.key`);
-  await run('openssl', ['req', '-x509', ...keyArgs(false), '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '30', '-subj', `/CN=${name}`,
+  await run('openssl', ['req', '-x509', ...keyArgs(false), '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '365', '-subj', `/CN=${name}`,
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   return issued(certFile, keyFile);
 }
@@ -48,7 +48,7 @@ export async function issueCert(dir: string, ca: Issued, name: string, options: 
   await writeFile(ext, sans.length === 0 ? 'basicConstraints=CA:FALSE\n' : `basicConstraints=CA:FALSE\nsubjectAltName=${sans.join(',')}\n`);
   await run('openssl', ['req', ...keyArgs(options.rsa === true), '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${name}/O=meshgate tests`]);
   await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', String(Date.now() + Math.floor(Math.random() * 1000)),
-    '-out', certFile, '-days', String(options.days ?? 30), '-extfile', ext]);
+    '-out', certFile, '-days', String(options.days ?? 365), '-extfile', ext]);
   return issued(certFile, keyFile);
 }
 
