@@ -225,7 +225,8 @@ function serverRefusal(config: ListenerConfig, req: IncomingMessage, view: Reque
     return { status: 301, body: '', headers: { location: `https://${view.host}${target}` }, detail: 'direct_response' };
   }
   const connection = tlsConnectionOf(req.socket);
-  if (connection === undefined || connection.server === server || connection.server.tls?.contextKey === server.tls?.contextKey) return undefined;
+  // By name: a connection made before a reload (new certificates) still belongs to its server.
+  if (connection === undefined || connection.server.name === server.name || connection.server.tls?.contextKey === server.tls?.contextKey) return undefined;
   return { status: 421, body: 'misdirected request', detail: 'misdirected_request' };
 }
 
