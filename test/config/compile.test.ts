@@ -386,12 +386,9 @@ spec:
   ]);
 });
 
-test('HTTPS, TLS and TCP servers are skipped with an MG_ERR_CONFIG_UNSUPPORTED warning each', async (t) => {
+test('TLS and TCP servers are skipped with an MG_ERR_CONFIG_UNSUPPORTED warning each', async (t) => {
   const yaml = `${gw('edge', 'default', `  - port: {number: 80, name: http, protocol: HTTP}
     hosts: ["*"]
-  - port: {number: 443, name: https, protocol: HTTPS}
-    hosts: [secure.com]
-    tls: {mode: SIMPLE, credentialName: secure-cert}
   - port: {number: 8443, name: tls, protocol: TLS}
     hosts: [pass.com]
     tls: {mode: PASSTHROUGH}
@@ -402,9 +399,8 @@ test('HTTPS, TLS and TCP servers are skipped with an MG_ERR_CONFIG_UNSUPPORTED w
   t.deepEqual(
     issues.map((i) => [i.code, i.severity, i.file, i.line, i.path]),
     [
-      ['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'tls: {mode: SIMPLE'), 'spec.servers[1].tls'],
-      ['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'tls: {mode: PASSTHROUGH'), 'spec.servers[2].tls'],
-      ['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'number: 5432'), 'spec.servers[3].port'],
+      ['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'tls: {mode: PASSTHROUGH'), 'spec.servers[1].tls'],
+      ['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'number: 5432'), 'spec.servers[2].port'],
     ],
   );
 });
