@@ -4,7 +4,6 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { MeshgateError } from '../errors.js';
-import type { Logger } from '../log.js';
 import type { ListenerConfig } from '../config/snapshot.js';
 import { answerClientError, type HttpListener, type HttpListenerOptions } from './http-listener.js';
 import { admitTlsConnection } from './tls-connection.js';

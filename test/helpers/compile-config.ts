@@ -16,8 +16,8 @@ export async function compileYaml(t: ExecutionContext, yaml: string, certsDir?: 
 }
 
 /** The snapshot of a configuration that must compile without errors. */
-export async function snapshotOf(t: ExecutionContext, yaml: string): Promise<Snapshot> {
-  const { snapshot, issues } = await compileYaml(t, yaml);
+export async function snapshotOf(t: ExecutionContext, yaml: string, certsDir?: string): Promise<Snapshot> {
+  const { snapshot, issues } = await compileYaml(t, yaml, certsDir);
   if (snapshot === undefined) throw new Error(`expected a snapshot, got:\n${issues.map(formatIssue).join('\n')}`);
   return snapshot;
 }
