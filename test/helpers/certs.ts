@@ -60,3 +60,18 @@ export async function writeCredential(certsDir: string, name: string, pair: Issu
   await writeFile(path.join(folder, 'tls.key'), pair.key);
   if (ca !== undefined) await writeFile(path.join(folder, 'ca.crt'), ca.cert);
 }
+
+/** A CRL from `ca` that revokes `revoked` (openssl ca with a throw-away database). */
+export async function revoke(dir: string, ca: Issued, revoked: readonly Issued[]): Promise<string> {
+  const db = path.join(dir, `crl-db-${Date.now()}`);
+  await mkdir(db);
+  const config = path.join(db, 'ca.cnf');
+  await writeFile(path.join(db, 'index.txt'), '');
+  await writeFile(path.join(db, 'crlnumber'), '01\n');
+  await writeFile(config, `[ca]\ndefault_ca=test\n[test]\ndatabase=${db}/index.txt\ncrlnumber=${db}/crlnumber\ndefault_md=sha256\ndefault_crl_days=30\n`);
+  const ca_ = ['-config', config, '-keyfile', ca.keyFile, '-cert', ca.certFile];
+  for (const cert of revoked) await run('openssl', ['ca', ...ca_, '-revoke', cert.certFile]);
+  const crl = path.join(db, 'ca.crl');
+  await run('openssl', ['ca', ...ca_, '-gencrl', '-out', crl]);
+  return readFile(crl, 'utf8');
+}

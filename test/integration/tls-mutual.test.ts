@@ -7,7 +7,7 @@ import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { configDir, writeConfig } from '../helpers/config-files.js';
-import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
+import { issueCert, makeCa, revoke, writeCredential, type Issued } from '../helpers/certs.js';
 
 // Client certificates on one HTTPS port: MUTUAL refuses a client without a certificate or with one
 // from another CA, OPTIONAL_MUTUAL takes both and tells the upstream (x-forwarded-client-cert)
@@ -23,6 +23,7 @@ interface World {
   good: Issued;
   badSan: Issued;
   otherCa: Issued;
+  revoked: Issued;
 }
 
 let world: World;
@@ -46,6 +47,9 @@ spec:
     - port: { number: ${port}, name: https-san, protocol: HTTPS }
       hosts: [san.test]
       tls: { mode: MUTUAL, credentialName: mtls-cred, subjectAltNames: ["spiffe://test/good"] }
+    - port: { number: ${port}, name: https-crl, protocol: HTTPS }
+      hosts: [crl.test]
+      tls: { mode: MUTUAL, credentialName: crl-cred }
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -87,10 +91,14 @@ test.before(async () => {
   const good = await issueCert(dir, clientCa, 'good-client', { sans: ['URI:spiffe://test/good'] });
   const badSan = await issueCert(dir, clientCa, 'bad-client', { sans: ['URI:spiffe://test/bad'] });
   const otherCa = await issueCert(dir, strangerCa, 'stranger-client', { sans: ['URI:spiffe://test/good'] });
+  const revoked = await issueCert(dir, clientCa, 'revoked-client', { sans: ['URI:spiffe://test/good'] });
+  // crl.test: the CA and its CRL (which revokes one client) beside the certificate.
+  await writeCredential(certs, 'crl-cred', await issueCert(dir, serverCa, 'crl', { sans: ['crl.test'] }), clientCa);
+  await writeFile(path.join(certs, 'crl-cred', 'ca.crl'), await revoke(dir, clientCa, [revoked]));
   await mkdir(path.join(dir, 'config'));
   await writeConfig(path.join(dir, 'config'), 'app.yaml', config(port, upstream.port));
   const gateway = await startGatewayProcess(['--config', path.join(dir, 'config'), '--certs', certs, '--no-watch']);
-  world = { gateway, port, upstream, dir, serverCa, good, badSan, otherCa };
+  world = { gateway, port, upstream, dir, serverCa, good, badSan, otherCa, revoked };
 });
 
 test.after.always(async () => {
@@ -174,4 +182,11 @@ test('HTTP/2: an :authority of a server with other TLS settings on the same conn
   t.is(await status('mtls.test'), 421, 'the MUTUAL server is not reached without its handshake');
   t.is(await status(`open.test:${world.port}`), 200, 'the port in :authority does not matter');
   t.is(await status('nowhere.test'), 404);
+});
+
+test('a CRL beside the CA refuses the client certificate it revokes, and only that one', async (t) => {
+  t.is((await get('crl.test', world.good)).status, 200);
+  t.truthy((await get('crl.test', world.revoked)).error);
+  // The CRL belongs to crl.test's server; the same client is fine where no CRL is configured.
+  t.is((await get('mtls.test', world.revoked)).status, 200);
 });
