@@ -33,7 +33,12 @@ spec:
 /** A Gateway on `port` and one VirtualService sending every request on `host` to 127.0.0.1:`upstreamPort`. */
 export function singleRouteConfig(options: { port: number; upstreamPort: number; host?: string; extraRoute?: string }): string {
   return `${gatewayYaml(options.port)}---
-apiVersion: networking.istio.io/v1
+${appRouteYaml(options)}`;
+}
+
+/** The VirtualService `app` on Gateway `edge`: every request on `host` to the ServiceEntry app.internal, 127.0.0.1:`upstreamPort`. */
+export function appRouteYaml(options: { upstreamPort: number; host?: string; extraRoute?: string }): string {
+  return `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
   name: app

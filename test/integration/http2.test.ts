@@ -8,7 +8,7 @@ import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { configDir, writeConfig } from '../helpers/config-files.js';
+import { appRouteYaml, configDir, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
 import { requireTool } from '../helpers/require-tool.js';
 
@@ -63,30 +63,10 @@ spec:
       hosts: [h2.test]
       tls: { httpsRedirect: true }
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: app
-spec:
-  hosts: ["*"]
-  gateways: [edge]
-  http:
+${appRouteYaml({ upstreamPort: w.upstreamPort, extraRoute: `
     - match: [{ uri: { prefix: /test.Echo/ } }]
       route:
-        - destination: { host: grpc.internal, port: { number: ${w.grpcUpstreamPort} } }
-    - route:
-        - destination: { host: app.internal, port: { number: ${w.upstreamPort} } }
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: app
-spec:
-  hosts: [app.internal]
-  resolution: STATIC
-  ports: [{ number: ${w.upstreamPort}, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1 }]
----
+        - destination: { host: grpc.internal, port: { number: ${w.grpcUpstreamPort} } }` })}---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata:

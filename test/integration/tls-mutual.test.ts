@@ -6,7 +6,7 @@ import path from 'node:path';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { configDir, writeConfig } from '../helpers/config-files.js';
+import { appRouteYaml, configDir, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, revoke, writeCredential, type Issued } from '../helpers/certs.js';
 
 // Client certificates on one HTTPS port: MUTUAL refuses a client without a certificate or with one
@@ -51,27 +51,7 @@ spec:
       hosts: [crl.test]
       tls: { mode: MUTUAL, credentialName: crl-cred }
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: app
-spec:
-  hosts: ["*"]
-  gateways: [edge]
-  http:
-    - route:
-        - destination: { host: app.internal, port: { number: ${upstreamPort} } }
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: app
-spec:
-  hosts: [app.internal]
-  resolution: STATIC
-  ports: [{ number: ${upstreamPort}, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1 }]
-`;
+${appRouteYaml({ upstreamPort })}`;
 }
 
 test.before(async () => {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { configDir, writeConfig } from '../helpers/config-files.js';
+import { appRouteYaml, configDir, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
 import { requireTool } from '../helpers/require-tool.js';
 
@@ -41,27 +41,7 @@ metadata:
 spec:
   servers:${server('a', ['a.test'], 'a-cred')}${server('b', ['b.test'], 'b-cred')}${server('wild', ['*.wild.test'], 'wild-cred')}${server('old', ['old.test'], 'old-cred', ', maxProtocolVersion: TLSV1_2, cipherSuites: [ECDHE-ECDSA-AES128-GCM-SHA256]')}
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: app
-spec:
-  hosts: ["*"]
-  gateways: [edge]
-  http:
-    - route:
-        - destination: { host: app.internal, port: { number: ${upstreamPort} } }
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: app
-spec:
-  hosts: [app.internal]
-  resolution: STATIC
-  ports: [{ number: ${upstreamPort}, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1 }]
-`;
+${appRouteYaml({ upstreamPort })}`;
 }
 
 test.before(async () => {
