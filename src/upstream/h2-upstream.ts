@@ -72,6 +72,11 @@ export class Http2Upstream extends Dispatcher {
       handler.onResponseError?.(controller, new MeshgateError('UF', 'upstream closed'));
       return true;
     }
+    // An HTTP/1.1 upgrade (WebSocket) has no meaning on an HTTP/2 connection.
+    if (request.upgrade) {
+      handler.onResponseError?.(controller, new MeshgateError('UPE', 'an upgrade cannot be forwarded to an HTTP/2 upstream'));
+      return true;
+    }
     const fail = (err: Error) => {
       if (controller.aborted && controller.reason !== null) return;
       controller.aborted = true;
