@@ -157,6 +157,9 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
 
   const handleUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const { exchange, view } = begin(req);
+    // The same server rules as a request: no WebSocket reaches a server its connection was not made for.
+    const refusal = serverRefusal(ref.config, req, view);
+    if (refusal !== undefined) return finish(exchange, refuseUpgrade(socket, refusal.status, undefined, refusal.headers));
     const found = ref.config.routes.route(view);
     const action = found?.route.action;
     if (found === undefined || action?.kind !== 'forward') {
@@ -238,9 +241,11 @@ function localFailure(res: ServerResponse, failure: typeof upstreamFailures.noHe
   return withDetail(sendLocalReply(res, failure.status, failure.body, failure.flag), failure.detail);
 }
 
-function refuseUpgrade(socket: Duplex, status: 400 | 404 | 503, flag: ForwardOutcome['flag']): ForwardOutcome {
-  const reason = status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Bad Request';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+const upgradeRefusalReasons = { 301: 'Moved Permanently', 400: 'Bad Request', 404: 'Not Found', 421: 'Misdirected Request', 503: 'Service Unavailable' } as const;
+
+function refuseUpgrade(socket: Duplex, status: keyof typeof upgradeRefusalReasons, flag: ForwardOutcome['flag'], headers?: OutgoingHttpHeaders): ForwardOutcome {
+  const location = headers?.location === undefined ? '' : `location: ${String(headers.location)}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${upgradeRefusalReasons[status]}\r\n${location}content-length: 0\r\nconnection: close\r\n\r\n`);
   return { status, ...(flag === undefined ? {} : { flag }), bytesReceived: 0, bytesSent: 0 };
 }
 

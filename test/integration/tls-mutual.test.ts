@@ -2,6 +2,7 @@ import test from 'ava';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { connect as http2Connect } from 'node:http2';
+import { connect as tlsConnect } from 'node:tls';
 import path from 'node:path';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
@@ -169,4 +170,20 @@ test('a CRL beside the CA refuses the client certificate it revokes, and only th
   t.truthy((await get('crl.test', world.revoked)).error);
   // The CRL belongs to crl.test's server; the same client is fine where no CRL is configured.
   t.is((await get('mtls.test', world.revoked)).status, 200);
+});
+
+test('HTTP/1.1 and WebSocket upgrades get the same 421: no way around MUTUAL through another server name', async (t) => {
+  const exchange = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: world.port, servername: 'open.test', ca: world.serverCa.cert, ALPNProtocols: ['http/1.1'] }, () => socket.write(request));
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+  t.regex(await exchange('GET / HTTP/1.1\r\nhost: mtls.test\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 421 /);
+  const upgrade = 'GET /ws HTTP/1.1\r\nhost: mtls.test\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+  t.regex(await exchange(upgrade), /^HTTP\/1\.1 421 Misdirected Request/);
+  t.is(world.upstream.seen.filter((seen) => seen.url === '/ws').length, 0);
 });
