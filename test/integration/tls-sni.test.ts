@@ -129,3 +129,14 @@ opensslTest('TLS 1.1 is refused by default, TLS 1.3 accepted, cipherSuites hold 
   t.truthy((await handshake({ ...old, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' })).error);
   t.is((await handshake(old)).protocol, 'TLSv1.2', 'maxProtocolVersion TLSV1_2 holds');
 });
+
+test('the admin /config_dump shows the TLS servers and never a private key', async (t) => {
+  const res = await fetch(`http://127.0.0.1:${world.gateway.adminPort}/config_dump`);
+  const text = await res.text();
+  t.is(res.status, 200);
+  t.false(text.includes('PRIVATE KEY'));
+  const dump = JSON.parse(text) as { listeners: { port: number; protocol: string; servers: { hosts: string[]; tls?: string }[] }[] };
+  const https = dump.listeners.find((listener) => listener.port === world.port);
+  t.is(https?.protocol, 'HTTPS');
+  t.deepEqual(https?.servers.map((server) => [server.hosts, server.tls]), [[['a.test'], 'SIMPLE'], [['b.test'], 'SIMPLE'], [['*.wild.test'], 'SIMPLE']]);
+});

@@ -44,9 +44,16 @@ spec:
   return created;
 }
 
-test('accept(): a plain net.Socket accepted by another server is terminated and served', async (t) => {
+test('accept(): a plain net.Socket accepted (and peeked at) by another server is terminated and served', async (t) => {
   const h2 = await listener(t, (req, res) => res.end(`served ${req.headers.host} over ${req.httpVersion}`));
-  const front: Server = createServer((socket) => h2.accept(socket));
+  // As a port that peeks at the ClientHello for passthrough does: read the first bytes, put them back, hand over.
+  const front: Server = createServer((socket) => {
+    socket.once('data', (hello: Buffer) => {
+      socket.pause();
+      socket.unshift(hello);
+      h2.accept(socket);
+    });
+  });
   await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
   t.teardown(() => front.close());
   const port = (front.address() as { port: number }).port;
