@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { compileYaml, lineOf } from '../helpers/compile-config.js';
-import { configDir } from '../helpers/config-files.js';
+import { configDir, gatewayServersYaml } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
 import { createConfigDump } from '../../src/admin/config-dump.js';
 import { toWire } from '../../src/process/messages.js';
@@ -42,16 +42,11 @@ async function certsFolder(t: ExecutionContext): Promise<string> {
   return dir;
 }
 
-function gateway(tls: string, port = 443): string {
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge}
-spec:
-  servers:
-  - port: {number: ${port}, name: https, protocol: HTTPS}
+function gateway(tls: string, port = 443, name = 'edge'): string {
+  return gatewayServersYaml(`  - port: {number: ${port}, name: https, protocol: HTTPS}
     hosts: [web.test]
     tls: ${tls}
-`;
+`, name);
 }
 
 test('credentialName: tls.crt and tls.key of certs/NAME are served; the CA may come from NAME-cacert', async (t) => {
@@ -96,8 +91,8 @@ test('a missing credential, bad PEM and a key of another certificate are errors 
   await writeFile(path.join(certs, 'garbled', 'tls.key'), shared.web.key);
   await writeCredential(certs, 'mismatch', { ...shared.web, key: shared.other.key });
   const yaml = `${gateway('{mode: SIMPLE, credentialName: absent}')}---
-${gateway('{mode: SIMPLE, credentialName: garbled}', 444).replace('name: edge', 'name: garbled')}---
-${gateway('{mode: SIMPLE, credentialName: mismatch}', 445).replace('name: edge', 'name: mismatch')}`;
+${gateway('{mode: SIMPLE, credentialName: garbled}', 444, 'garbled')}---
+${gateway('{mode: SIMPLE, credentialName: mismatch}', 445, 'mismatch')}`;
   const { file, snapshot, issues } = await compileYaml(t, yaml, certs);
   t.is(snapshot, undefined);
   const lines = yaml.split('\n');
@@ -115,7 +110,7 @@ test('MUTUAL without a CA anywhere is an error; ISTIO_MUTUAL is refused as not b
   const certs = await certsFolder(t);
   await writeCredential(certs, 'web', shared.web);
   const yaml = `${gateway('{mode: MUTUAL, credentialName: web}')}---
-${gateway('{mode: ISTIO_MUTUAL}', 444).replace('name: edge', 'name: mesh')}`;
+${gateway('{mode: ISTIO_MUTUAL}', 444, 'mesh')}`;
   const { issues } = await compileYaml(t, yaml, certs);
   t.deepEqual(issues.map((i) => [i.code, i.severity, i.line, i.path]), [
     ['MG_ERR_TLS_FILE', 'error', lineOf(yaml, 'mode: MUTUAL'), 'spec.servers[0].tls.credentialName'],
@@ -129,18 +124,13 @@ ${gateway('{mode: ISTIO_MUTUAL}', 444).replace('name: edge', 'name: mesh')}`;
 test('servers on one port must agree on versions and cipher suites; a cipher suite nobody knows is an error', async (t) => {
   const certs = await certsFolder(t);
   await writeCredential(certs, 'web', shared.web);
-  const twoServers = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge}
-spec:
-  servers:
-  - port: {number: 443, name: https, protocol: HTTPS}
+  const twoServers = gatewayServersYaml(`  - port: {number: 443, name: https, protocol: HTTPS}
     hosts: [web.test]
     tls: {mode: SIMPLE, credentialName: web}
   - port: {number: 443, name: https-2, protocol: HTTPS}
     hosts: [two.test]
     tls: {mode: SIMPLE, credentialName: web, minProtocolVersion: TLSV1_3}
-`;
+`);
   const disagree = await compileYaml(t, twoServers, certs);
   t.deepEqual(disagree.issues.map((i) => [i.code, i.path]), [['MG_ERR_TLS_SETTINGS', 'spec.servers[1].tls']]);
   const unknown = await compileYaml(t, gateway('{mode: SIMPLE, credentialName: web, cipherSuites: [NO-SUCH-CIPHER]}'), certs);

@@ -19,15 +19,20 @@ export async function writeConfig(dir: string, name: string, yaml: string): Prom
 
 /** The Gateway `edge` with one plain HTTP server on `port` for `hosts`. */
 export function gatewayYaml(port: number, hosts: readonly string[] = ['*']): string {
+  return gatewayServersYaml(`    - port: { number: ${port}, name: http, protocol: HTTP }
+      hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
+`);
+}
+
+/** A Gateway (`edge` unless named) with `servers`: YAML list items, each line ending in a newline. */
+export function gatewayServersYaml(servers: string, name = 'edge'): string {
   return `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata:
-  name: edge
+  name: ${name}
 spec:
   servers:
-    - port: { number: ${port}, name: http, protocol: HTTP }
-      hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
-`;
+${servers}`;
 }
 
 /** A Gateway on `port` and one VirtualService sending every request on `host` to 127.0.0.1:`upstreamPort`. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { appRouteYaml, configDir, writeConfig } from '../helpers/config-files.js';
+import { appRouteYaml, configDir, gatewayServersYaml, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, revoke, writeCredential, type Issued } from '../helpers/certs.js';
 
 // Client certificates on one HTTPS port: MUTUAL refuses a client without a certificate or with one
@@ -30,13 +30,7 @@ interface World {
 let world: World;
 
 function config(port: number, upstreamPort: number): string {
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: edge
-spec:
-  servers:
-    - port: { number: ${port}, name: https-open, protocol: HTTPS }
+  return `${gatewayServersYaml(`    - port: { number: ${port}, name: https-open, protocol: HTTPS }
       hosts: [open.test]
       tls: { mode: SIMPLE, credentialName: open-cred }
     - port: { number: ${port}, name: https-mtls, protocol: HTTPS }
@@ -51,7 +45,7 @@ spec:
     - port: { number: ${port}, name: https-crl, protocol: HTTPS }
       hosts: [crl.test]
       tls: { mode: MUTUAL, credentialName: crl-cred }
----
+`)}---
 ${appRouteYaml({ upstreamPort })}`;
 }
 

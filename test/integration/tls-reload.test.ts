@@ -6,13 +6,21 @@ import type { TLSSocket } from 'node:tls';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
-import { configDir, writeConfig } from '../helpers/config-files.js';
+import { configDir, gatewayServersYaml, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, type Issued } from '../helpers/certs.js';
 
 // Certificates swapped on disk the way Kubernetes updates a Secret volume (a new timestamped
 // folder, then the `..data` symlink renamed over): new connections get the new certificate within
 // 2 s, without a restart, while an open connection keeps working; a key that does not match is
 // refused and the last good certificate keeps serving.
+
+/** The Gateway `edge` with one SIMPLE server for NAME.test with credentialName NAME. */
+function httpsServer(port: number, name: string): string {
+  return gatewayServersYaml(`    - port: { number: ${port}, name: https, protocol: HTTPS }
+      hosts: [${name}.test]
+      tls: { mode: SIMPLE, credentialName: ${name} }
+`);
+}
 
 /** Writes a Secret volume generation: certs/NAME/..vN/{tls.crt,tls.key} and swaps ..data to it. */
 async function publish(folder: string, generation: number, cert: string, key: string): Promise<void> {
@@ -39,15 +47,7 @@ test('a certificate replaced on disk is served to new connections within 2 s; op
   await symlink('..data/tls.crt', path.join(folder, 'tls.crt'));
   await symlink('..data/tls.key', path.join(folder, 'tls.key'));
   await mkdir(path.join(dir, 'config'));
-  await writeConfig(path.join(dir, 'config'), 'app.yaml', `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge }
-spec:
-  servers:
-    - port: { number: ${port}, name: https, protocol: HTTPS }
-      hosts: [web.test]
-      tls: { mode: SIMPLE, credentialName: web }
----
+  await writeConfig(path.join(dir, 'config'), 'app.yaml', `${httpsServer(port, 'web')}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: app }
@@ -133,15 +133,7 @@ test('certificate expiry: a warning for one that expires within 30 days', async 
   await writeFile(path.join(dir, 'certs', 'soon', 'tls.crt'), soon.cert);
   await writeFile(path.join(dir, 'certs', 'soon', 'tls.key'), soon.key);
   await mkdir(path.join(dir, 'config'));
-  await writeConfig(path.join(dir, 'config'), 'gw.yaml', `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: edge }
-spec:
-  servers:
-    - port: { number: ${port}, name: https, protocol: HTTPS }
-      hosts: [soon.test]
-      tls: { mode: SIMPLE, credentialName: soon }
-`);
+  await writeConfig(path.join(dir, 'config'), 'gw.yaml', httpsServer(port, 'soon'));
   const gateway = await startGatewayProcess(['--config', path.join(dir, 'config'), '--certs', path.join(dir, 'certs'), '--no-watch']);
   t.teardown(() => gateway.stop());
   const warning = await gateway.waitForLog((line) => line.code === 'MG_ERR_TLS_CERT_EXPIRING');

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { appRouteYaml, configDir, writeConfig } from '../helpers/config-files.js';
+import { appRouteYaml, configDir, gatewayServersYaml, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
 import { requireTool } from '../helpers/require-tool.js';
 
@@ -30,17 +30,11 @@ interface World {
 let world: World;
 
 function config(port: number, oldPort: number, upstreamPort: number): string {
-  const server = (name: string, hosts: string[], credential: string, extra = '') => `
-    - port: { number: ${name === 'old' ? oldPort : port}, name: https-${name}, protocol: HTTPS }
+  const server = (name: string, hosts: string[], credential: string, extra = '') => `    - port: { number: ${name === 'old' ? oldPort : port}, name: https-${name}, protocol: HTTPS }
       hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
-      tls: { mode: SIMPLE, credentialName: ${credential}${extra} }`;
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: edge
-spec:
-  servers:${server('a', ['a.test'], 'a-cred')}${server('b', ['b.test'], 'b-cred')}${server('wild', ['*.wild.test'], 'wild-cred')}${server('old', ['old.test'], 'old-cred', ', maxProtocolVersion: TLSV1_2, cipherSuites: [ECDHE-ECDSA-AES128-GCM-SHA256]')}
----
+      tls: { mode: SIMPLE, credentialName: ${credential}${extra} }
+`;
+  return `${gatewayServersYaml(`${server('a', ['a.test'], 'a-cred')}${server('b', ['b.test'], 'b-cred')}${server('wild', ['*.wild.test'], 'wild-cred')}${server('old', ['old.test'], 'old-cred', ', maxProtocolVersion: TLSV1_2, cipherSuites: [ECDHE-ECDSA-AES128-GCM-SHA256]')}`)}---
 ${appRouteYaml({ upstreamPort })}`;
 }
 

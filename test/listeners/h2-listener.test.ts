@@ -7,7 +7,7 @@ import { createH2Listener, type H2Listener } from '../../src/listeners/h2-listen
 import { createLogger } from '../../src/log.js';
 import type { ListenerConfig } from '../../src/config/snapshot.js';
 import { snapshotOf } from '../helpers/compile-config.js';
-import { configDir } from '../helpers/config-files.js';
+import { configDir, gatewayServersYaml } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
 
 // The TLS/HTTP/2 listener on its own: a plain TCP connection accepted elsewhere (as a port that
@@ -29,15 +29,10 @@ test.after.always(() => rm(dir, { recursive: true, force: true }));
 
 async function listener(t: ExecutionContext, onRequest: Parameters<typeof createH2Listener>[0]['onRequest']): Promise<H2Listener> {
   config ??= (
-    await snapshotOf(t, `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge}
-spec:
-  servers:
-  - port: {number: 443, name: https, protocol: HTTPS}
+    await snapshotOf(t, gatewayServersYaml(`  - port: {number: 443, name: https, protocol: HTTPS}
     hosts: [web.test]
     tls: {mode: SIMPLE, credentialName: web}
-`, dir)
+`), dir)
   ).listeners[0]!;
   const created = await createH2Listener({ bind: '127.0.0.1', port: 0, logger: quietLogger, config, onRequest, onUpgrade: (_req, socket) => socket.destroy() });
   t.teardown(() => created.close(0));
