@@ -71,7 +71,7 @@ test('a failed request: flag, details, no upstream time, status 0 when nothing w
     path: '/upload?x=1',
     protocol: 'HTTP/1.1',
     responseCode: 0,
-    responseFlag: 'DC',
+    responseFlags: ['DC'],
     responseCodeDetails: 'downstream_remote_disconnect',
     bytesReceived: 1024,
     bytesSent: 0,
@@ -89,7 +89,7 @@ test('createAccessLog writes the lines of one event-loop turn together, one line
   const writes: string[] = [];
   const log = createAccessLog((text) => writes.push(text));
   log.log(entry);
-  log.log({ ...entry, responseCode: 503, responseFlag: 'UF' });
+  log.log({ ...entry, responseCode: 503, responseFlags: ['UF'] });
   t.deepEqual(writes, [], 'nothing written before the turn ends');
   await new Promise((resolve) => setImmediate(resolve));
   t.is(writes.length, 1);
