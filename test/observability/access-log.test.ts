@@ -85,6 +85,14 @@ test('a failed request: flag, details, no upstream time, status 0 when nothing w
   );
 });
 
+test("several flags print comma-separated in Envoy's order, whatever order they come in", (t) => {
+  const flagsOf = (responseFlags: AccessLogEntry['responseFlags']) => formatAccessLogText({ ...entry, responseFlags }).split(' ')[5];
+  t.is(flagsOf(['FI', 'DI']), 'DI,FI');
+  t.is(flagsOf(['DC', 'DI']), 'DI,DC');
+  t.is(flagsOf(['DI', 'UF']), 'UF,DI');
+  t.is(flagsOf([]), '-');
+});
+
 test('createAccessLog writes the lines of one event-loop turn together, one line per entry', async (t) => {
   const writes: string[] = [];
   const log = createAccessLog((text) => writes.push(text));
