@@ -1,18 +1,13 @@
 import test from 'ava';
 import { compileYaml, lineOf, snapshotOf } from '../helpers/compile-config.js';
+import { gatewayYaml } from '../helpers/config-files.js';
 import type { RouteAction, Snapshot } from '../../src/config/snapshot.js';
 import { createRequestView } from '../../src/routing/request-view.js';
 
 // http[].fault and mirror/mirrors as they compile: Istio's defaults for absent percentages, the
 // deprecated integer fields, the timeout a fault switches off, and the clusters mirrors need.
 
-const config = (http: string, extra = '') => `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge}
-spec:
-  servers:
-  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}
----
+const config = (http: string, extra = '') => `${gatewayYaml(80)}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: app}

@@ -6,6 +6,7 @@ import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-pro
 import { accessLogLine } from '../helpers/access-log-line.js';
 import { configDir, singleRouteConfig, writeConfig } from '../helpers/config-files.js';
 import { eventually } from '../helpers/eventually.js';
+import { sendMany } from '../helpers/send-many.js';
 
 // VirtualService http[].fault through the built gateway: the delay before forwarding and the
 // abort the gateway answers itself, their percentages over many requests, Envoy's replies
@@ -56,25 +57,9 @@ test.after.always(async () => {
 
 const url = (path: string) => `http://127.0.0.1:${world.port}${path}`;
 
-/** Sends `count` GETs to `path-<i>` over `concurrency` parallel clients; resolves each status by index. */
-async function load(path: string, count: number, concurrency: number): Promise<number[]> {
-  const statuses: number[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      const response = await request(url(`${path}-${i}`));
-      await response.body.dump();
-      statuses[i] = response.statusCode;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return statuses;
-}
-
 test('over 2,000 requests the delay hits 25% and the abort 12.5% of them, each within 3 points, independently', async (t) => {
   const count = 2000;
-  const statuses = await load('/odds', count, 16);
+  const statuses = (await sendMany((i) => url(`/odds-${i}`), count, 16)).map((sent) => sent.status);
   const lines = await eventually(() => {
     const found = world.gateway.accessLog.filter((line) => line.includes('"GET /odds-'));
     return found.length === count ? found : undefined;
@@ -126,11 +111,9 @@ test('delay then abort: Envoy body and flags DI,FI; delay alone: DI via_upstream
   t.is(await delayed.body.text(), 'served /delayed');
   t.regex(await accessLogLine(world.gateway, '/delayed'), /" 200 DI via_upstream /);
 
-  // Current Istio: a fault without a percentage delays and aborts nothing.
-  const started = performance.now();
+  // Current Istio: a fault without a percentage delays and aborts nothing (no DI flag).
   const never = await request(url('/never'));
   t.is(await never.body.text(), 'served /never');
-  t.true(performance.now() - started < 900, 'the 1s delay was not applied');
   t.regex(await accessLogLine(world.gateway, '/never'), /" 200 - via_upstream /);
 });
 

@@ -1,11 +1,11 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import test, { type ExecutionContext } from 'ava';
 import { Pool, request } from 'undici';
 import { createLogger, type LogLevel } from '../../src/log.js';
 import { createMirrors, shadowAuthority, type MirrorOptions, type Mirrors } from '../../src/upstream/mirror.js';
 import type { UpstreamLease } from '../../src/upstream/cluster.js';
 import { eventually } from '../helpers/eventually.js';
+import { startUpstream, type UpstreamHandler } from '../helpers/upstream.js';
 
 // The mirror runtime on real sockets: a node server plays the gateway and hands each request to
 // createMirrors(), the mirror is a real upstream behind an undici Pool.
@@ -18,14 +18,10 @@ test("shadowAuthority appends -shadow to the host, before the port, as Envoy's s
   t.is(shadowAuthority('[::1]:8443'), '[::1]-shadow:8443');
 });
 
-async function listen(t: ExecutionContext, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
-  const server = http.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return (server.address() as AddressInfo).port;
+async function listen(t: ExecutionContext, handler: UpstreamHandler): Promise<number> {
+  const upstream = await startUpstream('mirror', handler);
+  t.teardown(() => upstream.close());
+  return upstream.port;
 }
 
 interface Setup {
