@@ -125,7 +125,9 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
 
     // Envoy's fault filter runs before the router: a delay, then maybe the gateway's own answer.
     if (action.fault !== undefined) {
-      const fault = await runFault(action.fault, req, res);
+      const step = runFault(action.fault, req, res);
+      // Only a delay waits: every other request goes on in the same turn.
+      const fault = step instanceof Promise ? await step : step;
       exchange.faultDelayed = fault.delayed;
       if (fault.outcome !== undefined) return finish(exchange, fault.outcome);
     }
