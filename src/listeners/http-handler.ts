@@ -107,6 +107,16 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const route = found.route;
     exchange.route = route;
 
+    // Istio puts Envoy's fault filter before CORS and the router: a delay, then maybe the
+    // gateway's own answer, preflights included.
+    if (route.action.kind === 'forward' && route.action.fault !== undefined) {
+      const step = runFault(route.action.fault, req, res);
+      // Only a delay waits: every other request goes on in the same turn.
+      const fault = step instanceof Promise ? await step : step;
+      exchange.faultDelayed = fault.delayed;
+      if (fault.outcome !== undefined) return finish(exchange, fault.outcome);
+    }
+
     const preflight = route.cors?.preflight(req);
     if (preflight !== undefined) return finish(exchange, withDetail(sendLocalReply(res, preflight.status, '', undefined, preflight.headers), 'cors_response'));
 
@@ -121,15 +131,6 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       const headers: OutgoingHttpHeaders = { ...action.headers };
       route.responseHeaders?.(headers);
       return finish(exchange, withDetail(sendLocalReply(res, action.status, action.body, undefined, headers), action.detail));
-    }
-
-    // Envoy's fault filter runs before the router: a delay, then maybe the gateway's own answer.
-    if (action.fault !== undefined) {
-      const step = runFault(action.fault, req, res);
-      // Only a delay waits: every other request goes on in the same turn.
-      const fault = step instanceof Promise ? await step : step;
-      exchange.faultDelayed = fault.delayed;
-      if (fault.outcome !== undefined) return finish(exchange, fault.outcome);
     }
 
     const destination = action.pickDestination();

@@ -44,6 +44,7 @@ test.before(async () => {
     route('/grpc', '{ abort: { grpcStatus: UNAVAILABLE, percentage: { value: 100 } } }'),
     route('/late', '{ delay: { fixedDelay: 1ms, percentage: { value: 100 } } }', '\n      timeout: 100ms'),
     route('/hold', '{ delay: { fixedDelay: 3s, percentage: { value: 100 } } }'),
+    route('/cors', '{ abort: { httpStatus: 503, percentage: { value: 100 } } }', '\n      corsPolicy: { allowOrigins: [{ exact: "https://shop.example" }], allowMethods: [POST] }'),
   ].join('');
   const config = singleRouteConfig({ port, upstreamPort: app.port, extraRoute: routes.replaceAll('APP_PORT', String(app.port)) });
   await writeConfig(dir, 'app.yaml', config);
@@ -151,4 +152,15 @@ test('a client that leaves during the delay is logged DI,DC and never reaches th
   const line = await accessLogLine(world.gateway, '/hold');
   t.regex(line, /" 0 DI,DC downstream_remote_disconnect /);
   t.false(world.app.seen.some((seen) => seen.url === '/hold'));
+});
+
+test("Istio's filter order puts the fault before CORS: a preflight to a faulted route is aborted too", async (t) => {
+  const preflight = await request(url('/cors'), {
+    method: 'OPTIONS',
+    headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' },
+  });
+  t.is(preflight.statusCode, 503);
+  t.is(await preflight.body.text(), 'fault filter abort');
+  t.is(preflight.headers['access-control-allow-origin'], undefined);
+  t.regex(await accessLogLine(world.gateway, '/cors'), /"OPTIONS \/cors HTTP\/1.1" 503 FI fault_filter_abort /);
 });
