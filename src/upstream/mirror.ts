@@ -56,8 +56,8 @@ export interface MirrorOptions {
   readonly maxBufferedBody?: number;
 }
 
-export const DEFAULT_MIRROR_MAX_IN_FLIGHT = 256;
-export const DEFAULT_MIRROR_MAX_BUFFERED_BODY = 256 * 1024;
+const DEFAULT_MIRROR_MAX_IN_FLIGHT = 256;
+const DEFAULT_MIRROR_MAX_BUFFERED_BODY = 256 * 1024;
 /** A steady stream of drops is logged at most this often per cluster. */
 const DROP_LOG_INTERVAL_MS = 10_000;
 

@@ -18,7 +18,7 @@ export interface FaultConfig {
 }
 
 /** The body of Envoy's abort reply, which tools and tests look for. */
-export const faultAbortBody = 'fault filter abort';
+const faultAbortBody = 'fault filter abort';
 const faultAbortDetail = 'fault_filter_abort';
 
 /**
