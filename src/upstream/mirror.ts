@@ -52,12 +52,11 @@ export interface MirrorOptions {
   readonly logger: Logger;
   /** Copies in flight per mirror cluster in this worker; past it a copy is dropped and counted. */
   readonly maxInFlight?: number;
-  /** Body bytes a copy may hold while its upstream reads slower than the client sends. */
-  readonly maxBufferedBody?: number;
 }
 
 const DEFAULT_MIRROR_MAX_IN_FLIGHT = 256;
-const DEFAULT_MIRROR_MAX_BUFFERED_BODY = 256 * 1024;
+/** Body bytes a copy may hold while its upstream reads slower than the client sends. */
+const MAX_BUFFERED_BODY = 256 * 1024;
 /** A steady stream of drops is logged at most this often per cluster. */
 const DROP_LOG_INTERVAL_MS = 10_000;
 
@@ -73,7 +72,6 @@ interface ClusterState {
 export function createMirrors(options: MirrorOptions): Mirrors {
   const { logger } = options;
   const maxInFlight = options.maxInFlight ?? DEFAULT_MIRROR_MAX_IN_FLIGHT;
-  const maxBufferedBody = options.maxBufferedBody ?? DEFAULT_MIRROR_MAX_BUFFERED_BODY;
   const states = new Map<string, ClusterState>();
 
   const stateOf = (cluster: string): ClusterState => {
@@ -118,7 +116,7 @@ export function createMirrors(options: MirrorOptions): Mirrors {
         }
         state.inFlight++;
         state.sent++;
-        const copy = new ShadowExchange(request, maxBufferedBody, settle(cluster, state));
+        const copy = new ShadowExchange(request, settle(cluster, state));
         copy.begin(cluster);
         (copies ??= []).push(copy);
       }
@@ -161,7 +159,6 @@ class ShadowExchange implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly request: MirrorRequest,
-    private readonly maxBufferedBody: number,
     private readonly onFinish: (err: Error | undefined) => void,
   ) {}
 
@@ -208,7 +205,7 @@ class ShadowExchange implements Dispatcher.DispatchHandler {
     this.body = body;
     this.bodyComplete = false;
     const onData = (chunk: Buffer) => {
-      if (body.writableLength + chunk.length > this.maxBufferedBody) this.abandon('the mirror reads slower than the client sends');
+      if (body.writableLength + chunk.length > MAX_BUFFERED_BODY) this.abandon('the mirror reads slower than the client sends');
       else body.write(chunk);
     };
     const onEnd = () => {
