@@ -5,6 +5,7 @@ import { MeshgateError } from '../errors.js';
 import { mapUpstreamError, resetAfterResponseStarted, upstreamFailures, type UpstreamFailure } from './error-map.js';
 import { sendLocalReply, type ForwardOutcome } from './local-reply.js';
 import { buildDownstreamResponseHeaders } from './request-headers.js';
+import { requestHasBody } from './request-body.js';
 
 export type { ForwardOutcome } from './local-reply.js';
 
@@ -51,10 +52,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     private readonly options: ForwardOptions,
     private readonly resolve: (outcome: ForwardOutcome) => void,
   ) {
-    const { headers } = options.req;
-    this.hasBody =
-      headers['transfer-encoding'] !== undefined ||
-      (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+    this.hasBody = requestHasBody(options.req.headers);
   }
 
   start(): void {
