@@ -1,4 +1,5 @@
-import type { CorsPolicy, Headers, HTTPRoute, HTTPMatchRequest, VirtualServiceSpec } from './kinds/virtual-service.js';
+import type { CorsPolicy, Destination, Headers, HTTPRoute, HTTPMatchRequest, VirtualServiceSpec } from './kinds/virtual-service.js';
+import type { FieldPath } from './issue.js';
 import type { Resource } from './validate.js';
 import type { HttpRoute, RouteAction, RouteDestination } from './snapshot.js';
 import type { IssueSink } from './compile-issues.js';
@@ -13,13 +14,15 @@ import { compileRewrite } from '../routing/actions/rewrite.js';
 import { compileDirectResponse } from '../routing/actions/direct-response.js';
 import { compileHeaderOperations, requestAuthority } from '../filters/headers/header-edits.js';
 import { compileCors } from '../filters/cors/cors.js';
+import { compileFault } from '../filters/fault/fault.js';
+import { compileMirrorPolicies } from './compile-mirrors.js';
 
 // VirtualService http[] -> the ordered routes of one gateway's virtual hosts. Istio turns each
 // match block into its own Envoy route (so a prefix rewrite knows which prefix matched) and
 // drops blocks whose `gateways` do not name the gateway being built.
 
 /** HTTPRoute fields that validate but that this build does not act on yet, with the issue that adds them. */
-const notYetActedOn: readonly (keyof HTTPRoute)[] = ['retries', 'fault', 'mirror', 'mirrors', 'mirrorPercentage', 'delegate'];
+const notYetActedOn: readonly (keyof HTTPRoute)[] = ['retries', 'delegate'];
 
 export interface RouteCompileContext {
   readonly registry: ServiceRegistry;
@@ -82,8 +85,7 @@ function compileAction(
   if (http.directResponse !== undefined) return { kind: 'direct', ...compileDirectResponse(http.directResponse) };
   const routeHeaders = http.headers;
 
-  const destinations = (http.route ?? []).map((route, i): { weight: number; value: RouteDestination } => {
-    const destination = route.destination;
+  const clusterOf = (destination: Destination, fieldPath: FieldPath): string => {
     const host = resolveShortName(destination.host, vs.metadata.namespace);
     const resolution = resolveCluster(
       { host, ...(destination.subset === undefined ? {} : { subset: destination.subset }), ...(destination.port?.number === undefined ? {} : { port: destination.port.number }) },
@@ -91,18 +93,21 @@ function compileAction(
       context.registry,
     );
     if (resolution.problem !== undefined) {
-      reportPortProblem(vs, [...path, 'route', i, 'destination'], host, resolution.problem, context.issues);
+      reportPortProblem(vs, [...path, ...fieldPath], host, resolution.problem, context.issues);
     }
     context.clusters.set(resolution.config.name, resolution.config);
-    return {
-      // Istio: a lone destination takes all traffic whatever its weight says.
-      weight: http.route!.length === 1 ? 1 : (route.weight ?? 0),
-      value: destinationOf(resolution.config.name, routeHeaders, route.headers),
-    };
-  });
-  // Istio's timeout is off unless set; 0s also means off.
-  const timeout = http.timeout === undefined || http.timeout === 0 ? {} : { timeoutMs: http.timeout };
-  return { kind: 'forward', pickDestination: createWeightedPicker(destinations), ...timeout };
+    return resolution.config.name;
+  };
+  const destinations = (http.route ?? []).map((route, i): { weight: number; value: RouteDestination } => ({
+    // Istio: a lone destination takes all traffic whatever its weight says.
+    weight: http.route!.length === 1 ? 1 : (route.weight ?? 0),
+    value: destinationOf(clusterOf(route.destination, ['route', i, 'destination']), routeHeaders, route.headers),
+  }));
+  const fault = http.fault === undefined ? {} : { fault: compileFault(http.fault) };
+  const mirrors = compileMirrorPolicies(http, clusterOf);
+  // Istio's timeout is off unless set; 0s also means off; a route with a fault has none.
+  const timeout = http.timeout === undefined || http.timeout === 0 || http.fault !== undefined ? {} : { timeoutMs: http.timeout };
+  return { kind: 'forward', pickDestination: createWeightedPicker(destinations), ...timeout, ...fault, ...(mirrors.length === 0 ? {} : { mirrors }) };
 }
 
 // Istio reads the deprecated `allowOrigin` list as exact origins when `allowOrigins` is absent,

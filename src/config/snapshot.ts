@@ -9,6 +9,8 @@ import type { Redirect, RedirectRequest } from '../routing/actions/redirect.js';
 import type { Rewritten } from '../routing/actions/rewrite.js';
 import type { ServerTable } from '../routing/server-table.js';
 import type { TlsServerConfig } from './compile-tls.js';
+import type { FaultConfig } from '../filters/fault/fault.js';
+import type { MirrorPolicy } from '../upstream/mirror.js';
 
 // The compiled configuration: everything the data plane reads, built once per reload and
 // never changed after. Listeners hold this by reference, so a reload is one assignment.
@@ -79,8 +81,12 @@ export type RouteAction =
   | {
       readonly kind: 'forward';
       pickDestination(): RouteDestination;
-      /** Istio's http[].timeout: the whole request, 504 UT when it passes. */
+      /** Istio's http[].timeout: the whole request, 504 UT when it passes. Never set on a route with a fault. */
       readonly timeoutMs?: number;
+      /** Istio's http[].fault. Istio's rule: timeouts and retries do not apply to a route that has one. */
+      readonly fault?: FaultConfig;
+      /** Istio's mirror/mirrors, with a percentage above 0. */
+      readonly mirrors?: readonly MirrorPolicy[];
       /** Rewrites the path (query included) and authority sent upstream (Istio's rewrite). */
       rewrite?(path: string, authority: string): Rewritten;
     };

@@ -15,6 +15,8 @@ import { buildUpstreamRequestHeaders } from '../upstream/request-headers.js';
 import { upstreamFailures } from '../upstream/error-map.js';
 import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
 import { tlsConnectionOf } from './tls-connection.js';
+import type { Mirrors } from '../upstream/mirror.js';
+import { runFault } from '../filters/fault/fault.js';
 
 // The one handler of a listener: route the request against the current snapshot, answer it
 // here (no route, CORS preflight, redirect, direct response) or pick a destination and an
@@ -28,6 +30,7 @@ export interface ListenerRef {
 
 export interface HttpHandlerDeps {
   readonly clusters: ClusterManager;
+  readonly mirrors: Mirrors;
   readonly accessLog: AccessLog;
   readonly logger: Logger;
 }
@@ -49,10 +52,12 @@ interface Exchange {
   cluster?: string;
   upstreamHost?: string;
   forwardedFor?: string;
+  /** Fault injection delayed the request (flag DI, besides the outcome's own). */
+  faultDelayed?: boolean;
 }
 
 export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): HttpHandler {
-  const { clusters, accessLog, logger } = deps;
+  const { clusters, mirrors, accessLog, logger } = deps;
 
   const begin = (req: IncomingMessage): { exchange: Exchange; view: RequestView } => {
     // Envoy gives every request an id, local replies included, so logs can name each one.
@@ -111,6 +116,16 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const route = found.route;
     exchange.route = route;
 
+    // Istio puts Envoy's fault filter before CORS and the router: a delay, then maybe the
+    // gateway's own answer, preflights included.
+    if (route.action.kind === 'forward' && route.action.fault !== undefined) {
+      const step = runFault(route.action.fault, req, res);
+      // Only a delay waits: every other request goes on in the same turn.
+      const fault = step instanceof Promise ? await step : step;
+      exchange.faultDelayed = fault.delayed;
+      if (fault.outcome !== undefined) return finish(exchange, fault.outcome);
+    }
+
     const preflight = route.cors?.preflight(req);
     if (preflight !== undefined) return finish(exchange, withDetail(sendLocalReply(res, preflight.status, '', undefined, preflight.headers), 'cors_response'));
 
@@ -135,6 +150,16 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const { path, headers } = upstreamRequest(view, route, destination, req);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
     const corsHeaders = route.cors?.responseHeaders(req.headers.origin);
+    const mirrored =
+      action.mirrors === undefined
+        ? undefined
+        : mirrors.start(action.mirrors, {
+            req,
+            path,
+            headers,
+            ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
+            lease: async (cluster) => (await lease(clusters.get(cluster), req, view)).lease,
+          });
     try {
       const outcome = await forwardRequest({
         req,
@@ -152,6 +177,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       finish(exchange, outcome);
     } finally {
       chosen.release();
+      mirrored?.();
     }
   };
 
@@ -260,6 +286,11 @@ function appendSetCookie(headers: OutgoingHttpHeaders, cookie: string): void {
   headers['set-cookie'] = existing === undefined ? cookie : [...(Array.isArray(existing) ? existing : [String(existing)]), cookie];
 }
 
+function responseFlagsOf(outcome: ForwardOutcome, delayed: boolean): Pick<AccessLogEntry, 'responseFlags'> {
+  if (outcome.flag === undefined) return delayed ? { responseFlags: ['DI'] } : {};
+  return { responseFlags: delayed ? [outcome.flag, 'DI'] : [outcome.flag] };
+}
+
 function accessLogEntry(exchange: Exchange, outcome: ForwardOutcome): AccessLogEntry {
   const { req } = exchange;
   const header = (name: string) => {
@@ -272,7 +303,7 @@ function accessLogEntry(exchange: Exchange, outcome: ForwardOutcome): AccessLogE
     path: req.url ?? '-',
     protocol: req.httpVersionMajor === 2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`,
     responseCode: outcome.status,
-    ...(outcome.flag === undefined ? {} : { responseFlag: outcome.flag }),
+    ...responseFlagsOf(outcome, exchange.faultDelayed === true),
     ...(outcome.detail === undefined ? {} : { responseCodeDetails: outcome.detail }),
     bytesReceived: outcome.bytesReceived,
     bytesSent: outcome.bytesSent,

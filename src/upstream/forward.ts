@@ -5,6 +5,7 @@ import { MeshgateError } from '../errors.js';
 import { mapUpstreamError, resetAfterResponseStarted, upstreamFailures, type UpstreamFailure } from './error-map.js';
 import { sendLocalReply, type ForwardOutcome } from './local-reply.js';
 import { buildDownstreamResponseHeaders } from './request-headers.js';
+import { requestHasBody } from './request-body.js';
 
 export type { ForwardOutcome } from './local-reply.js';
 
@@ -51,13 +52,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     private readonly options: ForwardOptions,
     private readonly resolve: (outcome: ForwardOutcome) => void,
   ) {
-    const { headers } = options.req;
-    // HTTP/2 frames the body itself: there is one unless the headers ended the stream (gRPC sends no length).
-    const http2Stream = (options.req as { stream?: { endAfterHeaders: boolean } }).stream;
-    this.hasBody =
-      http2Stream !== undefined
-        ? !http2Stream.endAfterHeaders
-        : headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+    this.hasBody = requestHasBody(options.req);
   }
 
   start(): void {

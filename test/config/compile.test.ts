@@ -330,7 +330,7 @@ spec:
   t.is(destination('/').requestHeaders, undefined);
 });
 
-test('route fields not acted on yet (retries, fault, mirror, delegate) are reported as MG_ERR_CONFIG_UNSUPPORTED warnings at file:line', async (t) => {
+test('route fields not acted on yet (retries, delegate) are reported as MG_ERR_CONFIG_UNSUPPORTED warnings at file:line', async (t) => {
   const yaml = `${gw('edge', 'default', '  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}')}apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: extras}
@@ -340,8 +340,6 @@ spec:
   http:
   - timeout: 5s
     retries: {attempts: 2}
-    fault: {abort: {httpStatus: 503, percentage: {value: 10}}}
-    mirror: {host: shadow.internal, port: {number: 80}}
     route: [{destination: {host: a.internal, port: {number: 80}}}]
   - match: [{uri: {prefix: /team}}]
     delegate: {name: team-routes, namespace: team}
@@ -353,8 +351,6 @@ spec:
     unsupported.map((i) => [i.severity, i.file, i.line, i.path, i.resource]),
     [
       ['warning', file, lineOf(yaml, 'retries:'), 'spec.http[0].retries', 'default/extras'],
-      ['warning', file, lineOf(yaml, 'fault:'), 'spec.http[0].fault', 'default/extras'],
-      ['warning', file, lineOf(yaml, 'mirror:'), 'spec.http[0].mirror', 'default/extras'],
       ['warning', file, lineOf(yaml, 'delegate:'), 'spec.http[1].delegate', 'default/extras'],
     ],
   );
