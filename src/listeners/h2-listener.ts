@@ -149,7 +149,8 @@ export async function createH2Listener(options: H2ListenerOptions): Promise<H2Li
     address: () => address,
     accept,
     update(config) {
-      if (config.tls !== undefined) tlsServer = createTls(config);
+      // A port may also turn from TLS into plaintext HTTP2 (or back): new connections follow.
+      tlsServer = config.tls === undefined ? undefined : createTls(config);
     },
     close(drainMs) {
       closing ??= drain(drainMs);
