@@ -97,3 +97,29 @@ test('close(): an HTTP/2 stream in flight finishes; new connections are refused'
   });
   t.true(refused);
 });
+
+test('update(): new connections follow the new config, TLS to plaintext h2c; an open TLS connection keeps going', async (t) => {
+  const h2 = await listener(t, (req, res) => res.end(`over ${req.httpVersion}`));
+  const { port } = h2.address();
+  const request = (session: ReturnType<typeof http2Connect>) =>
+    new Promise<string>((resolve, reject) => {
+      const stream = session.request({ ':authority': 'web.test', ':path': '/' });
+      let text = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => (text += chunk));
+      stream.on('end', () => resolve(text));
+      stream.on('error', reject);
+      stream.end();
+    });
+  const tlsSession = http2Connect(`https://127.0.0.1:${port}`, { servername: 'web.test', ca: ca.cert });
+  t.teardown(() => tlsSession.destroy());
+  t.is(await request(tlsSession), 'over 2.0');
+  const plaintext = (await snapshotOf(t, gatewayServersYaml(`  - port: {number: 443, name: http2, protocol: HTTP2}
+    hosts: [web.test]
+`))).listeners[0]!;
+  h2.update(plaintext);
+  const h2cSession = http2Connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => h2cSession.destroy());
+  t.is(await request(h2cSession), 'over 2.0');
+  t.is(await request(tlsSession), 'over 2.0');
+});
