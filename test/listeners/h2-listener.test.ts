@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { connect as http2Connect } from 'node:http2';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { createServer, type Server } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { connect as tlsConnect } from 'node:tls';
@@ -37,6 +37,19 @@ async function listener(t: ExecutionContext, onRequest: Parameters<typeof create
   const created = await createH2Listener({ bind: '127.0.0.1', port: 0, logger: quietLogger, config, onRequest, onUpgrade: (_req, socket) => socket.destroy() });
   t.teardown(() => created.close(0));
   return created;
+}
+
+/** GET / for web.test on an HTTP/2 session: the response body. */
+function bodyOf(session: ClientHttp2Session): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const stream = session.request({ ':authority': 'web.test', ':path': '/' });
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('end', () => resolve(text));
+    stream.on('error', reject);
+    stream.end();
+  });
 }
 
 test('accept(): a plain net.Socket accepted (and peeked at) by another server is terminated and served', async (t) => {
@@ -77,15 +90,7 @@ test('close(): an HTTP/2 stream in flight finishes; new connections are refused'
   const { port } = h2.address();
   const session = http2Connect(`https://127.0.0.1:${port}`, { servername: 'web.test', ca: ca.cert });
   t.teardown(() => session.destroy());
-  const body = new Promise<string>((resolve, reject) => {
-    const stream = session.request({ ':authority': 'web.test', ':path': '/' });
-    let text = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => (text += chunk));
-    stream.on('end', () => resolve(text));
-    stream.on('error', reject);
-    stream.end();
-  });
+  const body = bodyOf(session);
   await arrived;
   const closed = h2.close(5000);
   release();
@@ -101,25 +106,15 @@ test('close(): an HTTP/2 stream in flight finishes; new connections are refused'
 test('update(): new connections follow the new config, TLS to plaintext h2c; an open TLS connection keeps going', async (t) => {
   const h2 = await listener(t, (req, res) => res.end(`over ${req.httpVersion}`));
   const { port } = h2.address();
-  const request = (session: ReturnType<typeof http2Connect>) =>
-    new Promise<string>((resolve, reject) => {
-      const stream = session.request({ ':authority': 'web.test', ':path': '/' });
-      let text = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => (text += chunk));
-      stream.on('end', () => resolve(text));
-      stream.on('error', reject);
-      stream.end();
-    });
   const tlsSession = http2Connect(`https://127.0.0.1:${port}`, { servername: 'web.test', ca: ca.cert });
   t.teardown(() => tlsSession.destroy());
-  t.is(await request(tlsSession), 'over 2.0');
+  t.is(await bodyOf(tlsSession), 'over 2.0');
   const plaintext = (await snapshotOf(t, gatewayServersYaml(`  - port: {number: 443, name: http2, protocol: HTTP2}
     hosts: [web.test]
 `))).listeners[0]!;
   h2.update(plaintext);
   const h2cSession = http2Connect(`http://127.0.0.1:${port}`);
   t.teardown(() => h2cSession.destroy());
-  t.is(await request(h2cSession), 'over 2.0');
-  t.is(await request(tlsSession), 'over 2.0');
+  t.is(await bodyOf(h2cSession), 'over 2.0');
+  t.is(await bodyOf(tlsSession), 'over 2.0');
 });
