@@ -117,7 +117,9 @@ export class Http2Upstream extends Dispatcher {
     stream.on('trailers', (received: IncomingHttpHeaders) => {
       trailers = received;
     });
-    stream.once('error', fail);
+    // A stream still pending when its session fails is canceled "caused by" the session's error
+    // (ECONNREFUSED...), which is what says connection failure rather than reset.
+    stream.once('error', (err: Error & { code?: string }) => fail(err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error ? err.cause : err));
     // 'close' comes after both 'end' and 'trailers', whichever order those two come in.
     stream.once('close', () => {
       if (controller.aborted) return;

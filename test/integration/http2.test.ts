@@ -45,7 +45,7 @@ interface World {
 
 let world: World;
 
-function config(w: { httpsPort: number; h2cPort: number; grpcPort: number; redirectPort: number; upstreamPort: number; grpcUpstreamPort: number }): string {
+function config(w: { httpsPort: number; h2cPort: number; grpcPort: number; redirectPort: number; upstreamPort: number; grpcUpstreamPort: number; deadPort: number }): string {
   return `${gatewayServersYaml(`    - port: { number: ${w.httpsPort}, name: https, protocol: HTTPS }
       hosts: [h2.test]
       tls: { mode: SIMPLE, credentialName: h2-cred }
@@ -58,6 +58,9 @@ function config(w: { httpsPort: number; h2cPort: number; grpcPort: number; redir
       tls: { httpsRedirect: true }
 `)}---
 ${appRouteYaml({ upstreamPort: w.upstreamPort, extraRoute: `
+    - match: [{ uri: { prefix: /dead } }]
+      route:
+        - destination: { host: dead.internal, port: { number: ${w.deadPort} } }
     - match: [{ uri: { prefix: /test.Echo/ } }]
       route:
         - destination: { host: grpc.internal, port: { number: ${w.grpcUpstreamPort} } }` })}---
@@ -69,6 +72,16 @@ spec:
   hosts: [grpc.internal]
   resolution: STATIC
   ports: [{ number: ${w.grpcUpstreamPort}, name: grpc, protocol: GRPC }]
+  endpoints: [{ address: 127.0.0.1 }]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: dead
+spec:
+  hosts: [dead.internal]
+  resolution: STATIC
+  ports: [{ number: ${w.deadPort}, name: http2, protocol: HTTP2 }]
   endpoints: [{ address: 127.0.0.1 }]
 `;
 }
@@ -93,13 +106,13 @@ async function startGrpcUpstream(): Promise<{ server: grpc.Server; port: number 
 test.before(async () => {
   const upstream = await startUpstream('h2-app');
   const grpcUpstream = await startGrpcUpstream();
-  const [httpsPort, h2cPort, grpcPort, redirectPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [httpsPort, h2cPort, grpcPort, redirectPort, deadPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const dir = await configDir('http2');
   const certs = path.join(dir, 'certs');
   const ca = await makeCa(dir, 'h2-ca');
   await writeCredential(certs, 'h2-cred', await issueCert(dir, ca, 'h2', { sans: ['h2.test'] }));
   await mkdir(path.join(dir, 'config'));
-  await writeConfig(path.join(dir, 'config'), 'app.yaml', config({ httpsPort, h2cPort, grpcPort, redirectPort, upstreamPort: upstream.port, grpcUpstreamPort: grpcUpstream.port }));
+  await writeConfig(path.join(dir, 'config'), 'app.yaml', config({ httpsPort, h2cPort, grpcPort, redirectPort, upstreamPort: upstream.port, grpcUpstreamPort: grpcUpstream.port, deadPort }));
   const gateway = await startGatewayProcess(['--config', path.join(dir, 'config'), '--certs', certs, '--no-watch']);
   world = { gateway, httpsPort, h2cPort, grpcPort, redirectPort, upstream, grpcServer: grpcUpstream.server, dir, ca };
 });
@@ -176,4 +189,12 @@ test('gRPC unary calls through a GRPC port and a TLS port: messages, status and 
     // A trailers-only answer: its status reaches the client as trailers after the headers.
     t.is(failed.error?.details, 'no such thing');
   }
+});
+
+curlTest('an HTTP/2 upstream that refuses the connection is 503 UF, as an HTTP/1.1 one', async (t) => {
+  const dead = await curl(['--http2-prior-knowledge', `http://127.0.0.1:${world.h2cPort}/dead`]);
+  t.is(dead.status, '503');
+  t.regex(dead.body, /upstream connect error or disconnect\/reset before headers\. reset reason: connection failure/);
+  const line = await eventually(() => world.gateway.accessLog.find((entry) => entry.includes('/dead')));
+  t.regex(line, / 503 UF /);
 });
