@@ -12,6 +12,8 @@ export interface ConnectionPoolSettings {
     readonly maxConnections?: number;
     readonly connectTimeout?: number;
     readonly tcpKeepalive?: { readonly time?: number };
+    /** Read by TCP relays only (Istio: "used by TCP proxy"). */
+    readonly idleTimeout?: number;
   };
   readonly http?: {
     readonly maxRequestsPerConnection?: number;
