@@ -111,7 +111,7 @@ function handshake(servername: string, ca: string, options: { socket?: Duplex } 
     const client = tlsConnect({ ...(options.socket ? { socket: options.socket } : { host: '127.0.0.1', port: world.port }), servername, ca });
     let greeting = '';
     let subject: string | undefined;
-    client.once('secureConnect', () => (subject = client.getPeerCertificate().subject?.CN));
+    client.once('secureConnect', () => (subject = String(client.getPeerCertificate().subject?.CN)));
     client.on('data', (chunk: Buffer) => (greeting += chunk.toString()));
     client.once('end', () => (subject === undefined ? reject(new Error('closed before the handshake')) : resolve({ subject, greeting })));
     client.once('error', reject);
