@@ -34,7 +34,7 @@ export async function relayToCluster(client: Socket, managed: ManagedCluster): P
     return { flag: 'UH' };
   }
   const upstreamHost = endpointKey(lease.endpoint);
-  const { connect: connectOptions } = managed.cluster.poolOptions.undici as { connect: { timeout: number; keepAliveInitialDelay: number } };
+  const connectOptions = managed.cluster.poolOptions.connect;
   const idleSetting = managed.config.trafficPolicy?.connectionPool?.tcp?.idleTimeout;
   // Envoy: 0 disables the idle timeout.
   const idleMs = idleSetting ?? DEFAULT_IDLE_TIMEOUT_MS;
@@ -44,7 +44,7 @@ export async function relayToCluster(client: Socket, managed: ManagedCluster): P
       host: lease.endpoint.address,
       port: lease.endpoint.port,
       allowHalfOpen: true,
-      keepAlive: connectOptions.keepAliveInitialDelay > 0,
+      keepAlive: connectOptions.keepAlive,
       keepAliveInitialDelay: connectOptions.keepAliveInitialDelay,
     });
     let connected = false;

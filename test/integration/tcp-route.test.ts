@@ -13,18 +13,23 @@ import { eventually } from '../helpers/eventually.js';
 interface EchoServer {
   readonly port: number;
   readonly server: Server;
+  /** The upstream side of every relay open now. */
+  readonly sockets: Set<Socket>;
 }
 
 /** Echoes every byte prefixed once with `name:`, and answers a half-close with `bye from name` before its own FIN. */
 async function startEcho(name: string): Promise<EchoServer> {
+  const sockets = new Set<Socket>();
   const server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     socket.write(`${name}:`);
     socket.pipe(socket, { end: false });
     socket.once('end', () => socket.end(`bye from ${name}`));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as AddressInfo).port, server };
+  return { port: (server.address() as AddressInfo).port, server, sockets };
 }
 
 function config(port: number, refusedPort: number, deadPort: number, destination: string): string {
@@ -126,6 +131,22 @@ test.serial('a refused upstream closes the client connection and is logged UF; t
   const again = client(ports.port);
   again.socket.end('still');
   t.is((await again.ended).toString(), 'one:stillbye from one');
+});
+
+test.serial('a reset on either side closes the other', async (t) => {
+  const byClient = client(ports.port);
+  byClient.socket.write('x');
+  await eventually(() => (byClient.received().toString() === 'one:x' ? true : undefined));
+  t.is(echoes.one.sockets.size, 1);
+  byClient.socket.resetAndDestroy();
+  await eventually(() => (echoes.one.sockets.size === 0 ? true : undefined));
+
+  const byUpstream = client(ports.port);
+  byUpstream.socket.write('y');
+  await eventually(() => (byUpstream.received().toString() === 'one:y' ? true : undefined));
+  [...echoes.one.sockets][0]!.resetAndDestroy();
+  t.is((await byUpstream.ended).toString(), 'one:y', 'the client is ended when its upstream resets');
+  byUpstream.socket.destroy();
 });
 
 test.serial('a reload keeps an open relay and sends new connections along the new route', async (t) => {
