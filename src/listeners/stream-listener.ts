@@ -1,5 +1,6 @@
 import { createServer, type Socket } from 'node:net';
 import { MeshgateError } from '../errors.js';
+import { boundAddress } from './bound-address.js';
 import type { Logger } from '../log.js';
 
 // A listener whose connections are byte streams (TLS passthrough, TCP): a plain net.Server that
@@ -43,9 +44,7 @@ export async function createStreamListener(options: StreamListenerOptions): Prom
       resolve();
     });
   });
-  const bound = server.address();
-  if (bound === null || typeof bound === 'string') throw new MeshgateError('MG_ERR_LISTEN', 'listener has no TCP address');
-  const address = Object.freeze({ address: bound.address, port: bound.port });
+  const address = boundAddress(server);
 
   let closing: Promise<void> | undefined;
   return {

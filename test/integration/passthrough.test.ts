@@ -5,7 +5,7 @@ import { Duplex } from 'node:stream';
 import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { freePort } from '../helpers/free-port.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { configDir, writeConfig } from '../helpers/config-files.js';
+import { configDir, gatewayWithServersYaml, loopbackServiceEntryYaml, writeConfig } from '../helpers/config-files.js';
 import { eventually } from '../helpers/eventually.js';
 import { requireTool } from '../helpers/require-tool.js';
 import { selfSignedCertificate, type TestCertificate } from '../helpers/self-signed-cert.js';
@@ -33,27 +33,11 @@ async function startTlsUpstream(name: string, host: string, commonName = host): 
 }
 
 function config(port: number, a: TlsUpstream, b: TlsUpstream, weighted: TlsUpstream[]): string {
-  const entry = (name: string, upstream: TlsUpstream) => `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: ${name}
-spec:
-  hosts: [${name}.internal]
-  resolution: STATIC
-  ports: [{ number: ${upstream.port}, name: tls, protocol: TLS }]
-  endpoints: [{ address: 127.0.0.1 }]
-`;
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: edge
-spec:
-  servers:
-    - port: { number: ${port}, name: tls, protocol: TLS }
+  const entry = (name: string, upstream: TlsUpstream) => loopbackServiceEntryYaml(name, upstream.port, 'TLS');
+  return `${gatewayWithServersYaml(`    - port: { number: ${port}, name: tls, protocol: TLS }
       hosts: [a.example.com, b.example.com, "*.canary.example.com"]
       tls: { mode: PASSTHROUGH }
----
+`)}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:

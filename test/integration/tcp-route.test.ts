@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { freePort } from '../helpers/free-port.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { configDir, writeConfig } from '../helpers/config-files.js';
+import { configDir, gatewayWithServersYaml, loopbackServiceEntryYaml, writeConfig } from '../helpers/config-files.js';
 import { eventually } from '../helpers/eventually.js';
 
 // TCP routes end to end: a Gateway TCP server and VirtualService tcp[] routes relay bytes both
@@ -33,28 +33,11 @@ async function startEcho(name: string): Promise<EchoServer> {
 }
 
 function config(port: number, refusedPort: number, deadPort: number, destination: string): string {
-  const entry = (name: string, upstreamPort: number) => `---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: ${name}
-spec:
-  hosts: [${name}.internal]
-  resolution: STATIC
-  ports: [{ number: ${upstreamPort}, name: tcp, protocol: TCP }]
-  endpoints: [{ address: 127.0.0.1 }]
-`;
-  return `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: edge
-spec:
-  servers:
-    - port: { number: ${port}, name: tcp, protocol: TCP }
+  return `${gatewayWithServersYaml(`    - port: { number: ${port}, name: tcp, protocol: TCP }
       hosts: ["*"]
     - port: { number: ${refusedPort}, name: tcp-refused, protocol: TCP }
       hosts: ["*"]
----
+`)}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
@@ -66,7 +49,7 @@ spec:
     - match: [{ port: ${refusedPort} }]
       route: [{ destination: { host: dead.internal } }]
     - route: [{ destination: { host: ${destination}.internal } }]
-${entry('one', echoes.one.port)}${entry('two', echoes.two.port)}${entry('dead', deadPort)}`;
+${loopbackServiceEntryYaml('one', echoes.one.port)}${loopbackServiceEntryYaml('two', echoes.two.port)}${loopbackServiceEntryYaml('dead', deadPort)}`;
 }
 
 let echoes: { one: EchoServer; two: EchoServer };
