@@ -32,10 +32,12 @@ async function startEcho(name: string): Promise<EchoServer> {
   return { port: (server.address() as AddressInfo).port, server, sockets };
 }
 
-function config(port: number, refusedPort: number, deadPort: number, destination: string): string {
+function config({ port, refusedPort, deadPort, idlePort }: typeof ports, destination: string): string {
   return `${gatewayWithServersYaml(`    - port: { number: ${port}, name: tcp, protocol: TCP }
       hosts: ["*"]
     - port: { number: ${refusedPort}, name: tcp-refused, protocol: TCP }
+      hosts: ["*"]
+    - port: { number: ${idlePort}, name: tcp-idle, protocol: TCP }
       hosts: ["*"]
 `)}---
 apiVersion: networking.istio.io/v1
@@ -48,20 +50,32 @@ spec:
   tcp:
     - match: [{ port: ${refusedPort} }]
       route: [{ destination: { host: dead.internal } }]
+    - match: [{ port: ${idlePort} }]
+      route: [{ destination: { host: idle.internal } }]
     - route: [{ destination: { host: ${destination}.internal } }]
-${loopbackServiceEntryYaml('one', echoes.one.port)}${loopbackServiceEntryYaml('two', echoes.two.port)}${loopbackServiceEntryYaml('dead', deadPort)}`;
+${loopbackServiceEntryYaml('one', echoes.one.port)}${loopbackServiceEntryYaml('two', echoes.two.port)}${loopbackServiceEntryYaml('dead', deadPort)}${loopbackServiceEntryYaml('idle', echoes.one.port)}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: idle
+spec:
+  host: idle.internal
+  trafficPolicy:
+    connectionPool:
+      tcp: { idleTimeout: 300ms }
+`;
 }
 
 let echoes: { one: EchoServer; two: EchoServer };
 let gateway: GatewayProcess;
 let dir: string;
-let ports: { port: number; refusedPort: number; deadPort: number };
+let ports: { port: number; refusedPort: number; deadPort: number; idlePort: number };
 
 test.before(async () => {
   echoes = { one: await startEcho('one'), two: await startEcho('two') };
-  ports = { port: await freePort(), refusedPort: await freePort(), deadPort: await freePort() };
+  ports = { port: await freePort(), refusedPort: await freePort(), deadPort: await freePort(), idlePort: await freePort() };
   dir = await configDir('tcp-route');
-  await writeConfig(dir, 'edge.yaml', config(ports.port, ports.refusedPort, ports.deadPort, 'one'));
+  await writeConfig(dir, 'edge.yaml', config(ports, 'one'));
   gateway = await startGatewayProcess(['--config', dir]);
 });
 
@@ -132,12 +146,24 @@ test.serial('a reset on either side closes the other', async (t) => {
   byUpstream.socket.destroy();
 });
 
+test.serial('DestinationRule connectionPool.tcp.idleTimeout closes a relay with no traffic either way', async (t) => {
+  const c = client(ports.idlePort);
+  c.socket.write('x');
+  await eventually(() => (c.received().toString() === 'one:x' ? true : undefined));
+  const quietSince = Date.now();
+  t.is((await c.ended).toString(), 'one:x');
+  const idle = Date.now() - quietSince;
+  // 300ms configured; bounds wide enough for a loaded machine.
+  t.true(idle >= 250 && idle < 10_000, `closed after ${idle} ms idle`);
+  c.socket.destroy();
+});
+
 test.serial('a reload keeps an open relay and sends new connections along the new route', async (t) => {
   const open = client(ports.port);
   open.socket.write('before');
   await eventually(() => (open.received().toString() === 'one:before' ? true : undefined));
 
-  await writeConfig(dir, 'edge.yaml', config(ports.port, ports.refusedPort, ports.deadPort, 'two'));
+  await writeConfig(dir, 'edge.yaml', config(ports, 'two'));
   await gateway.waitForLog((l) => l.msg === 'config reloaded');
 
   const fresh = client(ports.port);
