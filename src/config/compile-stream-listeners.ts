@@ -236,7 +236,9 @@ function compileStreamRoute(vs: Resource<VirtualServiceSpec>, path: FieldPath, d
 // a route needs destinations, and an SNI host must be one of the VirtualService's hosts.
 function checkStreamRoutes(virtualServices: readonly Resource<VirtualServiceSpec>[], context: RouteCompileContext): void {
   for (const vs of virtualServices) {
-    const hosts = (vs.spec.hosts ?? []).map((host) => resolveShortName(host, vs.metadata.namespace));
+    // As written (Istio compares them so) and as resolved (a short name stands for its FQDN).
+    const written = vs.spec.hosts ?? [];
+    const hosts = [...new Set([...written, ...written.map((host) => resolveShortName(host, vs.metadata.namespace))])];
     vs.spec.tls?.forEach((tls, i) => {
       if (tls.route === undefined || tls.route.length === 0) {
         context.issues.error(vs, ['spec', 'tls', i], 'MG_ERR_CONFIG_FIELD_REQUIRED', 'a tls[] route needs at least one route destination');
@@ -245,7 +247,7 @@ function checkStreamRoutes(virtualServices: readonly Resource<VirtualServiceSpec
         match.sniHosts.forEach((sni, k) => {
           if (hosts.some((host) => sni === host || hostMatches(host, sni) || (sni.startsWith('*') && hostsIntersect(host, sni) === sni))) return;
           context.issues.error(vs, ['spec', 'tls', i, 'match', j, 'sniHosts', k], 'MG_ERR_CONFIG_HOST',
-            `SNI host ${JSON.stringify(sni)} is not one of the VirtualService's hosts (${hosts.join(', ') || 'none'}); Istio requires sniHosts to be covered by hosts`);
+            `SNI host ${JSON.stringify(sni)} is not one of the VirtualService's hosts (${written.join(', ') || 'none'}); Istio requires sniHosts to be covered by hosts`);
         }),
       );
     });

@@ -159,6 +159,16 @@ spec:
   - match: [{sniHosts: [a.example.com, x.wild.example.com, b.example.com]}]
     route: [{destination: {host: a.internal}}]
   - match: [{sniHosts: [a.example.com]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: short}
+spec:
+  hosts: [web]
+  gateways: [edge]
+  tls:
+  - match: [{sniHosts: [web, web.default.svc.cluster.local]}]
+    route: [{destination: {host: a.internal}}]
   tcp:
   - match: [{destinationSubnets: [10.0.0.0/33]}]
     route: [{destination: {host: a.internal}}]
