@@ -5,7 +5,7 @@ import type { StreamListenerConfig } from '../config/snapshot.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { relayToCluster, type RelayOutcome } from '../upstream/tcp-relay.js';
 import type { AccessLog } from '../observability/access-log.js';
-import { peekClientHello, type PeekOptions } from './sni-peek.js';
+import { peekClientHello } from './sni-peek.js';
 
 // The one handler of a stream listener: read the SNI when the port is a passthrough one, pick a
 // route against the current snapshot, relay the bytes to a cluster, and write one access log line
@@ -23,7 +23,6 @@ export interface StreamHandlerDeps {
   readonly clusters: ClusterManager;
   readonly accessLog: AccessLog;
   readonly logger: Logger;
-  readonly peek?: PeekOptions;
 }
 
 const filterChainNotFound = 'filter_chain_not_found';
@@ -64,7 +63,7 @@ export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerD
     const serve = async (): Promise<void> => {
       const config = ref.config;
       if (config.peekSni) {
-        const peeked = await peekClientHello(socket, deps.peek);
+        const peeked = await peekClientHello(socket);
         if (peeked.kind === 'closed') {
           socket.destroy();
           return finish({ flag: 'DC', detail: 'downstream_remote_disconnect' });
