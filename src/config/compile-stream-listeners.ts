@@ -51,9 +51,10 @@ export function compileStreamListeners(config: ValidatedConfig, context: RouteCo
     if (listener.passthrough !== undefined) {
       // A terminating server next to a passthrough one needs the SNI peeker to hand the socket to
       // the TLS server; that hand-over is not built yet, so the mix is refused, not half served.
+      const { gateway: owner, index: ownerIndex } = listener.passthrough;
       for (const { gateway, index, mode } of listener.terminated) {
         context.issues.error(gateway, ['spec', 'servers', index, 'tls', 'mode'], 'MG_ERR_CONFIG_PASSTHROUGH_MIXED',
-          `port ${listener.port} has a PASSTHROUGH server (${gateway.metadata.namespace}/${gateway.metadata.name} is one of its Gateways); this build cannot serve a ${mode} server on the same port yet: put it on another port`);
+          `port ${listener.port} is a PASSTHROUGH port (Gateway ${owner.metadata.namespace}/${owner.metadata.name} spec.servers[${ownerIndex}]); Istio lets SNI choose between the two, but this build cannot yet hand a connection to a ${mode} server on that port: put this server on another port`);
       }
     }
     listeners.push(compileListener(listener, config.virtualServices, context));
