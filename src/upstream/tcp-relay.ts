@@ -11,7 +11,7 @@ import { mapUpstreamError } from './error-map.js';
 // relay began must have been pushed back onto the client socket (socket.unshift) by then.
 
 export interface RelayOutcome {
-  /** UH no endpoint, UF connection failure; none once the upstream connection was made. */
+  /** UH no endpoint, UO over tcp.maxConnections, UF connection failure; none once the upstream connection was made. */
   readonly flag?: ResponseFlag;
   /** %UPSTREAM_TRANSPORT_FAILURE_REASON%: the connect error's code. */
   readonly transportFailureReason?: string;
@@ -19,6 +19,9 @@ export interface RelayOutcome {
   readonly upstreamHost?: string;
   readonly upstreamLocalAddress?: string;
 }
+
+/** Relays open per cluster, for connectionPool.tcp.maxConnections (Envoy's max_connections circuit breaker). */
+const openRelays = new WeakMap<ManagedCluster['cluster'], number>();
 
 /** Envoy's tcp_proxy idle timeout when the DestinationRule sets none (Istio's documented default). */
 const DEFAULT_IDLE_TIMEOUT_MS = 60 * 60 * 1000;
@@ -28,13 +31,21 @@ export async function relayToCluster(client: Socket, managed: ManagedCluster): P
   await managed.cluster.ready();
   if (client.destroyed) return {};
   const hash = managed.hashKey?.({ headers: {}, remoteAddress: client.remoteAddress ?? '', query: '' });
-  const lease = managed.cluster.choose(hash?.key === undefined ? {} : { hashKey: hash.key });
+  const { cluster } = managed;
+  const limit = cluster.poolOptions.undici.connections;
+  const relays = openRelays.get(cluster) ?? 0;
+  if (typeof limit === 'number' && relays >= limit) {
+    client.destroy();
+    return { flag: 'UO' };
+  }
+  const lease = cluster.choose(hash?.key === undefined ? {} : { hashKey: hash.key });
   if (lease === undefined) {
     client.destroy();
     return { flag: 'UH' };
   }
   const upstreamHost = endpointKey(lease.endpoint);
-  const connectOptions = managed.cluster.poolOptions.connect;
+  const connectOptions = cluster.poolOptions.connect;
+  openRelays.set(cluster, relays + 1);
   const idleSetting = managed.config.trafficPolicy?.connectionPool?.tcp?.idleTimeout;
   // Envoy: 0 disables the idle timeout.
   const idleMs = idleSetting ?? DEFAULT_IDLE_TIMEOUT_MS;
@@ -54,6 +65,7 @@ export async function relayToCluster(client: Socket, managed: ManagedCluster): P
     const closed = () => {
       if (--open > 0) return;
       lease.release();
+      openRelays.set(cluster, (openRelays.get(cluster) ?? 1) - 1);
       resolve({ ...failure, upstreamHost, ...(upstreamLocalAddress === undefined ? {} : { upstreamLocalAddress }) });
     };
 

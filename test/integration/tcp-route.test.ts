@@ -32,12 +32,14 @@ async function startEcho(name: string): Promise<EchoServer> {
   return { port: (server.address() as AddressInfo).port, server, sockets };
 }
 
-function config({ port, refusedPort, deadPort, idlePort }: typeof ports, destination: string): string {
+function config({ port, refusedPort, deadPort, idlePort, limitedPort }: typeof ports, destination: string): string {
   return `${gatewayWithServersYaml(`    - port: { number: ${port}, name: tcp, protocol: TCP }
       hosts: ["*"]
     - port: { number: ${refusedPort}, name: tcp-refused, protocol: TCP }
       hosts: ["*"]
     - port: { number: ${idlePort}, name: tcp-idle, protocol: TCP }
+      hosts: ["*"]
+    - port: { number: ${limitedPort}, name: tcp-limited, protocol: TCP }
       hosts: ["*"]
 `)}---
 apiVersion: networking.istio.io/v1
@@ -52,6 +54,8 @@ spec:
       route: [{ destination: { host: dead.internal } }]
     - match: [{ port: ${idlePort} }]
       route: [{ destination: { host: idle.internal } }]
+    - match: [{ port: ${limitedPort} }]
+      route: [{ destination: { host: limited.internal } }]
     - route: [{ destination: { host: ${destination}.internal } }]
 ${loopbackServiceEntryYaml('one', echoes.one.port)}${loopbackServiceEntryYaml('two', echoes.two.port)}${loopbackServiceEntryYaml('dead', deadPort)}${loopbackServiceEntryYaml('idle', echoes.one.port)}---
 apiVersion: networking.istio.io/v1
@@ -63,17 +67,27 @@ spec:
   trafficPolicy:
     connectionPool:
       tcp: { idleTimeout: 300ms }
+${loopbackServiceEntryYaml('limited', echoes.two.port)}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: limited
+spec:
+  host: limited.internal
+  trafficPolicy:
+    connectionPool:
+      tcp: { maxConnections: 1 }
 `;
 }
 
 let echoes: { one: EchoServer; two: EchoServer };
 let gateway: GatewayProcess;
 let dir: string;
-let ports: { port: number; refusedPort: number; deadPort: number; idlePort: number };
+let ports: { port: number; refusedPort: number; deadPort: number; idlePort: number; limitedPort: number };
 
 test.before(async () => {
   echoes = { one: await startEcho('one'), two: await startEcho('two') };
-  ports = { port: await freePort(), refusedPort: await freePort(), deadPort: await freePort(), idlePort: await freePort() };
+  ports = { port: await freePort(), refusedPort: await freePort(), deadPort: await freePort(), idlePort: await freePort(), limitedPort: await freePort() };
   dir = await configDir('tcp-route');
   await writeConfig(dir, 'edge.yaml', config(ports, 'one'));
   gateway = await startGatewayProcess(['--config', dir]);
@@ -156,6 +170,25 @@ test.serial('DestinationRule connectionPool.tcp.idleTimeout closes a relay with 
   // 300ms configured; bounds wide enough for a loaded machine.
   t.true(idle >= 250 && idle < 10_000, `closed after ${idle} ms idle`);
   c.socket.destroy();
+});
+
+test.serial('DestinationRule connectionPool.tcp.maxConnections: a relay over the limit is closed and logged UO', async (t) => {
+  const held = client(ports.limitedPort);
+  held.socket.write('a');
+  await eventually(() => (held.received().toString() === 'two:a' ? true : undefined));
+  const over = client(ports.limitedPort);
+  t.is((await over.ended).length, 0, 'the second connection is ended without a byte');
+  over.socket.destroy();
+  const line = await eventually(() => gateway.accessLog.find((l) => l.includes(' 0 UO ') && l.includes('outbound|') && l.includes('limited.internal')));
+  t.true(line.includes(`outbound|${echoes.two.port}||limited.internal`), line);
+  held.socket.end();
+  await held.ended;
+  held.socket.destroy();
+  // Once the first relay is over (its log line is written after it counts down), the next one is accepted.
+  await eventually(() => gateway.accessLog.find((l) => l.includes('limited.internal') && l.includes(' 0 - ')));
+  const next = client(ports.limitedPort);
+  next.socket.end('b');
+  t.is((await next.ended).toString(), 'two:bbye from two');
 });
 
 test.serial('a reload keeps an open relay and sends new connections along the new route', async (t) => {
