@@ -70,8 +70,15 @@ export async function startGatewayProcess(args: string[], options: { timeoutMs?:
   };
 
   // The admin port answers first (readiness 503); traffic is served once every worker is ready.
-  await waitForLog((l) => l.msg === 'gateway ready');
-  const admin = await waitForLog((l) => l.msg === 'admin ready');
+  let admin: LogLine;
+  try {
+    await waitForLog((l) => l.msg === 'gateway ready');
+    admin = await waitForLog((l) => l.msg === 'admin ready');
+  } catch (err) {
+    // A gateway that never became ready must not outlive the test, holding its ports and CPU.
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw err;
+  }
   return {
     child,
     adminPort: admin.port as number,
