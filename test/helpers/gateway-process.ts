@@ -50,7 +50,8 @@ export async function startGatewayProcess(args: string[], options: { timeoutMs?:
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-  const waitForLog = (test: (line: LogLine) => boolean, timeoutMs = options.timeoutMs ?? 15_000) => {
+  // Generous: a primary and its workers start slowly when the whole suite shares two cores.
+  const waitForLog = (test: (line: LogLine) => boolean, timeoutMs = options.timeoutMs ?? 30_000) => {
     const seen = logs.find(test);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise<LogLine>((resolve, reject) => {
