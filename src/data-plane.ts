@@ -1,8 +1,10 @@
 import type { Logger } from './log.js';
-import type { ListenerConfig, Snapshot } from './config/snapshot.js';
-import { createHttpListener, type HttpListener } from './listeners/http-listener.js';
-import { createHttpHandler, type ListenerRef } from './listeners/http-handler.js';
+import type { ListenerConfig, Snapshot, StreamListenerConfig } from './config/snapshot.js';
+import { createHttpListener } from './listeners/http-listener.js';
+import { createHttpHandler } from './listeners/http-handler.js';
 import { createH2Listener } from './listeners/h2-listener.js';
+import { createStreamListener } from './listeners/stream-listener.js';
+import { createStreamHandler } from './listeners/stream-handler.js';
 import { createClusterManager } from './upstream/cluster-manager.js';
 import { createPoolRegistry } from './upstream/pool-registry.js';
 import { createMirrors } from './upstream/mirror.js';
@@ -41,17 +43,24 @@ export interface DataPlane {
   stop(): Promise<void>;
 }
 
-interface OpenListener {
-  readonly ref: ListenerRef;
-  readonly listener: HttpListener & { update?(config: ListenerConfig): void };
-  readonly kind: ListenerKind;
+/**
+ * A listener of one kind; a reload swaps its config in place. Plain HTTP/1.1 ports are fastify's
+ * ('http'); TLS and HTTP/2 ports the h2 listener's ('h2'); passthrough and TCP ports relay bytes.
+ */
+type WantedListener =
+  | { readonly kind: 'http'; readonly config: ListenerConfig }
+  | { readonly kind: 'h2'; readonly config: ListenerConfig }
+  | { readonly kind: 'stream'; readonly config: StreamListenerConfig };
+
+function httpListener(config: ListenerConfig): WantedListener {
+  return { kind: config.tls !== undefined || config.http2 ? 'h2' : 'http', config };
 }
 
-/** Plain HTTP/1.1 ports are fastify's; TLS and HTTP/2 ports the h2 listener's. */
-type ListenerKind = 'http1' | 'h2';
-
-function kindOf(config: ListenerConfig): ListenerKind {
-  return config.tls !== undefined || config.http2 ? 'h2' : 'http1';
+interface OpenListener {
+  readonly kind: WantedListener['kind'];
+  /** The config the listener's handler reads per request or connection. */
+  readonly ref: { config: WantedListener['config'] };
+  readonly listener: { address(): { address: string; port: number }; close(drainMs: number): Promise<void>; update?(config: ListenerConfig): void };
 }
 
 export function createDataPlane(options: DataPlaneOptions): DataPlane {
@@ -70,29 +79,40 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     return closing.finally(() => draining.delete(closing));
   };
 
+  const openListener = async (wanted: WantedListener): Promise<OpenListener> => {
+    const { bind, port } = wanted.config;
+    if (wanted.kind === 'http') {
+      const ref = { config: wanted.config };
+      return { kind: 'http', ref, listener: await createHttpListener({ bind, port, logger, ...createHttpHandler(ref, handlerDeps) }) };
+    }
+    if (wanted.kind === 'h2') {
+      const ref = { config: wanted.config };
+      return { kind: 'h2', ref, listener: await createH2Listener({ bind, port, logger, config: wanted.config, ...createHttpHandler(ref, handlerDeps) }) };
+    }
+    const ref = { config: wanted.config };
+    return { kind: 'stream', ref, listener: await createStreamListener({ bind, port, logger, onConnection: createStreamHandler(ref, handlerDeps) }) };
+  };
+
   // Removed listeners drain in the background, so applying a snapshot never waits out a drain.
-  const reconcile = async (configs: readonly ListenerConfig[], onBindFailure: 'throw' | 'report') => {
-    const wanted = new Set(configs.map((c) => c.name));
-    for (const name of [...open.keys()]) {
-      if (!wanted.has(name)) void closeListener(name);
+  // A port that changes kind (HTTP/1.1, TLS or HTTP/2, stream) is closed and opened again.
+  const reconcile = async (wantedListeners: readonly WantedListener[], onBindFailure: 'throw' | 'report') => {
+    const wanted = new Map(wantedListeners.map((w) => [w.config.name, w.kind]));
+    for (const [name, { kind }] of [...open]) {
+      if (wanted.get(name) !== kind) void closeListener(name);
     }
     const failures: BindFailure[] = [];
-    for (const config of configs) {
+    for (const wantedListener of wantedListeners) {
+      const { config } = wantedListener;
       const existing = open.get(config.name);
-      if (existing !== undefined && existing.kind === kindOf(config)) {
+      if (existing !== undefined) {
         existing.ref.config = config;
-        existing.listener.update?.(config);
+        if (wantedListener.kind === 'h2') existing.listener.update?.(wantedListener.config);
         continue;
       }
-      // A port that turns from HTTP/1.1 to TLS or HTTP/2 (or back) needs the other listener.
-      if (existing !== undefined) void closeListener(config.name);
-      const ref: ListenerRef = { config };
       try {
-        const listenerOptions = { bind: config.bind, port: config.port, logger, ...createHttpHandler(ref, handlerDeps) };
-        const kind = kindOf(config);
-        const listener = kind === 'h2' ? await createH2Listener({ ...listenerOptions, config }) : await createHttpListener(listenerOptions);
-        open.set(config.name, { ref, listener, kind });
-        logger.debug('listener ready', { listener: config.name, ...listener.address() });
+        const entry = await openListener(wantedListener);
+        open.set(config.name, entry);
+        logger.debug('listener ready', { listener: config.name, ...entry.listener.address() });
       } catch (err) {
         if (onBindFailure === 'throw') throw err;
         logger.error('listener could not bind; the other listeners keep serving', { listener: config.name, err });
@@ -105,7 +125,13 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   return {
     async apply(snapshot, onBindFailure) {
       clusters.update(snapshot.clusters);
-      return reconcile(snapshot.listeners, onBindFailure);
+      return reconcile(
+        [
+          ...snapshot.listeners.map(httpListener),
+          ...snapshot.streamListeners.map((config) => ({ kind: 'stream' as const, config })),
+        ],
+        onBindFailure,
+      );
     },
     listeners: () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() })),
     async stop() {

@@ -14,7 +14,8 @@ export interface ConfigDump {
     readonly bind: string;
     readonly port: number;
     readonly protocol: string;
-    readonly servers: readonly { readonly name: string; readonly hosts: readonly string[]; readonly tls?: string }[];
+    /** HTTP listeners' Gateway servers; stream listeners have none here. */
+    readonly servers?: readonly { readonly name: string; readonly hosts: readonly string[]; readonly tls?: string }[];
   }[];
   readonly clusters: readonly unknown[];
   readonly resources: readonly { readonly kind: string; readonly apiVersion: string; readonly metadata: unknown; readonly spec: unknown; readonly source: string }[];
@@ -28,13 +29,16 @@ export function createConfigDump(snapshot: Snapshot, config: WireConfig): Config
   return Object.freeze({
     generation: snapshot.generation,
     createdAt: snapshot.createdAt,
-    listeners: snapshot.listeners.map(({ name, bind, port, protocol, servers }) => ({
-      name,
-      bind,
-      port,
-      protocol,
-      servers: servers.servers.map((server) => ({ name: server.name, hosts: server.hosts, ...(server.tls === undefined ? {} : { tls: server.tls.mode }) })),
-    })),
+    listeners: [
+      ...snapshot.listeners.map(({ name, bind, port, protocol, servers }) => ({
+        name,
+        bind,
+        port,
+        protocol,
+        servers: servers.servers.map((server) => ({ name: server.name, hosts: server.hosts, ...(server.tls === undefined ? {} : { tls: server.tls.mode }) })),
+      })),
+      ...snapshot.streamListeners.map(({ name, bind, port, protocol }) => ({ name, bind, port, protocol })),
+    ],
     clusters: [...snapshot.clusters.values()],
     resources: lists.flatMap((list) => list.map(({ kind, apiVersion, metadata, spec, file }) => ({ kind, apiVersion, metadata, spec, source: file }))),
     warnings: snapshot.warnings,

@@ -10,6 +10,7 @@ import { compileVirtualServiceRoutes, type RouteCompileContext } from './compile
 import { resolveGatewayName } from '../routing/request-match.js';
 import { createRouteTable, type VirtualHostInput } from '../routing/route-table.js';
 import { hostsIntersect, parseGatewayServerHost, serverHostAllowsNamespace } from '../routing/host-match.js';
+import { isStreamServer } from './compile-stream-listeners.js';
 
 // Gateway servers -> listeners (one per bind:port), and on each listener the virtual hosts
 // Istio would build: every host of a bound VirtualService intersected with the hosts of the
@@ -17,10 +18,13 @@ import { hostsIntersect, parseGatewayServerHost, serverHostAllowsNamespace } fro
 
 const httpProtocols: ReadonlySet<string> = new Set<ListenerProtocol>(['HTTP', 'HTTP2', 'GRPC']);
 
-interface BoundServer {
+export interface BoundServer {
   readonly gateway: string;
   readonly gatewayNamespace: string;
   readonly server: Server;
+}
+
+interface HttpBoundServer extends BoundServer {
   readonly block: ServerBlock;
 }
 
@@ -28,7 +32,7 @@ interface PendingListener {
   readonly bind: string;
   readonly port: number;
   readonly protocol: ListenerProtocol;
-  readonly servers: BoundServer[];
+  readonly servers: HttpBoundServer[];
 }
 
 export function compileListeners(config: ValidatedConfig, context: RouteCompileContext, credentials: ServerCredentials = {}): ListenerConfig[] {
@@ -84,6 +88,8 @@ function collectHttpServers(gateways: ValidatedConfig['gateways'], context: Rout
   const contexts: TlsContextCache = new Map();
   for (const gateway of gateways) {
     gateway.spec.servers.forEach((server, index) => {
+      // PASSTHROUGH and TCP servers are compile-stream-listeners.ts's.
+      if (isStreamServer(server)) return;
       const block = serverBlock(gateway, index, server, context, credentials, contexts);
       if (block === undefined) return;
       const protocol = (block.tls === undefined ? server.port.protocol.toUpperCase() : 'HTTPS') as ListenerProtocol;
@@ -127,7 +133,7 @@ function serverBlock(
   }
   if (protocol !== 'HTTPS' || !terminatesTls(server)) {
     context.issues.unsupported(gateway, [...path, server.tls === undefined ? 'port' : 'tls'],
-      `${protocol}${server.tls === undefined ? '' : ` with tls mode ${server.tls.mode ?? 'PASSTHROUGH'}`} servers are not served yet (passthrough and TCP come with their own issue); this server is skipped`);
+      `${protocol}${server.tls?.mode === undefined ? '' : ` with tls mode ${server.tls.mode}`} servers are not served yet (a terminated TLS server's TCP routes, AUTO_PASSTHROUGH and protocols other than HTTP, HTTP2, GRPC, HTTPS, TLS and TCP); this server is skipped`);
     return undefined;
   }
   const credential = credentials[name];
@@ -147,11 +153,12 @@ function handshakeSettings(tls: TlsServerConfig): string {
   return `${minVersion}-${maxVersion}${ciphers === undefined ? '' : ` ciphers ${ciphers}`}`;
 }
 
-function gatewayKey(gateway: Resource<GatewaySpec>): string {
+export function gatewayKey(gateway: Resource<GatewaySpec>): string {
   return `${gateway.metadata.namespace}/${gateway.metadata.name}`;
 }
 
-function domainsFor(vs: Resource<VirtualServiceSpec>, bound: BoundServer): string[] {
+/** The domains a VirtualService serves through one bound server: its hosts intersected with the server's. */
+export function domainsFor(vs: Resource<VirtualServiceSpec>, bound: BoundServer): string[] {
   const domains: string[] = [];
   for (const serverHost of bound.server.hosts) {
     const parsed = parseGatewayServerHost(serverHost);

@@ -13,7 +13,8 @@ type Path = (string | number)[];
 const ignoredPolicyFields = ['outlierDetection', 'tls', 'tunnel', 'proxyProtocol', 'retryBudget'] as const;
 const circuitBreakers = ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRetries'] as const;
 const ignoredHttpFields = ['h2UpgradePolicy', 'useClientProtocol', 'maxConcurrentStreams'] as const;
-const ignoredTcpFields = ['maxConnectionDuration', 'idleTimeout'] as const;
+// tcp.idleTimeout is acted on by TCP relays (tcp-relay.ts).
+const ignoredTcpFields = ['maxConnectionDuration'] as const;
 
 export function warnIgnoredPolicies(rule: Resource<DestinationRuleSpec>, issues: IssueSink): void {
   const check = (policy: TrafficPolicy | PortTrafficPolicy | undefined, path: Path) => {

@@ -30,7 +30,7 @@ export interface ServerCredential {
 /** By serverCredentialKey(): PEM text only, so it survives the primary-to-worker channel. */
 export type ServerCredentials = Readonly<Record<string, ServerCredential>>;
 
-export const terminatingModes: ReadonlySet<string> = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
+const terminatingModes: ReadonlySet<string> = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
 
 /** A warning when a served certificate expires within this. */
 const expiryWarningMs = 30 * 24 * 3600 * 1000;

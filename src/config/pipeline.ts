@@ -35,7 +35,8 @@ export async function buildSnapshot(options: PipelineOptions): Promise<PipelineR
   const credentialIssues = createIssueSink();
   const credentials = await readServerCredentials(validated.config, options.certsDir, credentialIssues);
   issues.push(...credentialIssues.issues);
-  if (hasErrors(issues)) return { issues };
+  // Compile runs even when a certificate is unusable (its server is left out), so one run
+  // reports every issue; any error still refuses the whole snapshot.
   const compiled = compileSnapshot(validated.config, options.generation, credentials);
   const all = [...issues, ...compiled.issues];
   return hasErrors(all) ? { issues: all } : { snapshot: compiled.snapshot, config: validated.config, credentials, issues: all };

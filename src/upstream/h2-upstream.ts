@@ -10,8 +10,8 @@ import { MeshgateError } from '../errors.js';
 // that arrive after it, and gRPC's status lives in those trailers.
 
 export interface Http2UpstreamOptions {
-  readonly connectTimeoutMs: number;
-  /** A session with no stream for this long is closed. */
+  readonly connect: { readonly timeout: number };
+  /** A session with no traffic for this long is closed. */
   readonly idleTimeoutMs: number;
 }
 
@@ -144,7 +144,7 @@ export class Http2Upstream extends Dispatcher {
     const current = this.session;
     if (current !== undefined && !current.closed && !current.destroyed) return current;
     const session = connect(this.origin, { settings: { enablePush: false } });
-    const connectTimer = setTimeout(() => session.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.options.connectTimeoutMs);
+    const connectTimer = setTimeout(() => session.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.options.connect.timeout);
     session.once('connect', () => clearTimeout(connectTimer));
     // Errors reach each stream; the session's own are only for its end.
     session.on('error', () => undefined);

@@ -12,6 +12,8 @@ export interface ConnectionPoolSettings {
     readonly maxConnections?: number;
     readonly connectTimeout?: number;
     readonly tcpKeepalive?: { readonly time?: number };
+    /** Read by TCP relays only (Istio: "used by TCP proxy"). */
+    readonly idleTimeout?: number;
   };
   readonly http?: {
     readonly maxRequestsPerConnection?: number;
@@ -25,9 +27,17 @@ export interface PoolOptions {
   readonly undici: Readonly<Pool.Options>;
   /** The upstream speaks HTTP/2 (h2-upstream.ts) instead of HTTP/1.1 (an undici Pool). */
   readonly http2: boolean;
-  /** For HTTP/2 upstreams, which undici does not carry: the connect timeout and how long an idle session stays. */
-  readonly connectTimeoutMs: number;
+  /** For HTTP/2 upstreams, which undici does not carry: how long a session without traffic stays. */
   readonly idleTimeoutMs: number;
+  /** The socket settings of `undici.connect`, for TCP relays and HTTP/2 sessions that open their own sockets. */
+  readonly connect: ConnectSettings;
+}
+
+export interface ConnectSettings {
+  readonly timeout: number;
+  readonly keepAlive: true;
+  /** 0: the OS's keep-alive idle time. */
+  readonly keepAliveInitialDelay: number;
 }
 
 /** Istio's default connect timeout. */
@@ -47,6 +57,11 @@ export function poolOptionsFor(settings: ConnectionPoolSettings | undefined, htt
   const http = settings?.http;
   // Envoy: an idle timeout of 0 disables it; the Istio CRD requires at least 1ms anyway.
   const idleTimeout = http?.idleTimeout !== undefined && http.idleTimeout > 0 ? http.idleTimeout : undefined;
+  const connect: ConnectSettings = Object.freeze({
+    timeout: tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+    keepAliveInitialDelay: tcpKeepaliveDelay(tcp?.tcpKeepalive),
+  });
   const undici: Pool.Options = Object.freeze({
     connections: connectionLimit(tcp?.maxConnections),
     ...requestsPerConnection(http?.maxRequestsPerConnection),
@@ -54,17 +69,13 @@ export function poolOptionsFor(settings: ConnectionPoolSettings | undefined, htt
     // keepAliveMaxTimeout, or keepAliveTimeout when there is no hint: idleTimeout bounds both.
     keepAliveTimeout: Math.min(idleTimeout ?? UNHINTED_KEEP_ALIVE_MS, UNHINTED_KEEP_ALIVE_MS),
     keepAliveMaxTimeout: idleTimeout ?? DEFAULT_KEEP_ALIVE_MAX_MS,
-    connect: Object.freeze({
-      timeout: tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      keepAlive: true,
-      keepAliveInitialDelay: tcpKeepaliveDelay(tcp?.tcpKeepalive),
-    }),
+    connect,
   });
   return Object.freeze({
     fingerprint: `${http2 ? 'h2 ' : ''}${JSON.stringify(undici)}`,
     undici,
+    connect,
     http2,
-    connectTimeoutMs: tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: idleTimeout ?? DEFAULT_KEEP_ALIVE_MAX_MS,
   });
 }

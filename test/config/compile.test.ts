@@ -382,7 +382,7 @@ spec:
   ]);
 });
 
-test('TLS and TCP servers are skipped with an MG_ERR_CONFIG_UNSUPPORTED warning each', async (t) => {
+test('PASSTHROUGH and TCP servers are stream listeners; the HTTP listener is the plain server alone', async (t) => {
   const yaml = `${gw('edge', 'default', `  - port: {number: 80, name: http, protocol: HTTP}
     hosts: ["*"]
   - port: {number: 8443, name: tls, protocol: TLS}
@@ -390,15 +390,10 @@ test('TLS and TCP servers are skipped with an MG_ERR_CONFIG_UNSUPPORTED warning 
     tls: {mode: PASSTHROUGH}
   - port: {number: 5432, name: postgres, protocol: TCP}
     hosts: ["*"]`)}`;
-  const { file, snapshot, issues } = await compileYaml(t, yaml);
+  const { snapshot, issues } = await compileYaml(t, yaml);
   t.deepEqual(snapshot?.listeners.map((l) => l.name), ['0.0.0.0_80']);
-  t.deepEqual(
-    issues.map((i) => [i.code, i.severity, i.file, i.line, i.path]),
-    [
-      ['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'tls: {mode: PASSTHROUGH'), 'spec.servers[1].tls'],
-      ['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'number: 5432'), 'spec.servers[2].port'],
-    ],
-  );
+  t.deepEqual(snapshot?.streamListeners.map((l) => [l.name, l.protocol, l.peekSni]), [['0.0.0.0_8443', 'TLS', true], ['0.0.0.0_5432', 'TCP', false]]);
+  t.deepEqual(issues.map(formatIssue), []);
 });
 
 test('each match block is its own route, named after the http route and the block', async (t) => {

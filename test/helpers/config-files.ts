@@ -19,13 +19,13 @@ export async function writeConfig(dir: string, name: string, yaml: string): Prom
 
 /** The Gateway `edge` with one plain HTTP server on `port` for `hosts`. */
 export function gatewayYaml(port: number, hosts: readonly string[] = ['*']): string {
-  return gatewayServersYaml(`    - port: { number: ${port}, name: http, protocol: HTTP }
+  return gatewayWithServersYaml(`    - port: { number: ${port}, name: http, protocol: HTTP }
       hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
 `);
 }
 
-/** A Gateway (`edge` unless named) with `servers`: YAML list items, each line ending in a newline. */
-export function gatewayServersYaml(servers: string, name = 'edge'): string {
+/** A Gateway (`edge` unless named) with these `servers` entries (YAML list items, each line ending in a newline). */
+export function gatewayWithServersYaml(servers: string, name = 'edge'): string {
   return `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata:
@@ -67,5 +67,20 @@ spec:
     - { number: ${options.upstreamPort}, name: http, protocol: HTTP }
   endpoints:
     - address: 127.0.0.1
+`;
+}
+
+/** A STATIC ServiceEntry `NAME.internal` with one endpoint, 127.0.0.1:`port` (a YAML document, `---` first). */
+export function loopbackServiceEntryYaml(name: string, port: number, protocol = 'TCP'): string {
+  return `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: ${name}
+spec:
+  hosts: [${name}.internal]
+  resolution: STATIC
+  ports: [{ number: ${port}, name: ${protocol.toLowerCase()}, protocol: ${protocol} }]
+  endpoints: [{ address: 127.0.0.1 }]
 `;
 }

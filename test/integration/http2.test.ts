@@ -8,7 +8,7 @@ import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { appRouteYaml, configDir, gatewayServersYaml, writeConfig } from '../helpers/config-files.js';
+import { appRouteYaml, configDir, gatewayWithServersYaml, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
 import { requireTool } from '../helpers/require-tool.js';
 
@@ -46,7 +46,7 @@ interface World {
 let world: World;
 
 function config(w: { httpsPort: number; h2cPort: number; grpcPort: number; redirectPort: number; upstreamPort: number; grpcUpstreamPort: number; deadPort: number }): string {
-  return `${gatewayServersYaml(`    - port: { number: ${w.httpsPort}, name: https, protocol: HTTPS }
+  return `${gatewayWithServersYaml(`    - port: { number: ${w.httpsPort}, name: https, protocol: HTTPS }
       hosts: [h2.test]
       tls: { mode: SIMPLE, credentialName: h2-cred }
     - port: { number: ${w.h2cPort}, name: http2, protocol: HTTP2 }

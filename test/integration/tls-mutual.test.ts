@@ -7,7 +7,7 @@ import path from 'node:path';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { appRouteYaml, configDir, gatewayServersYaml, writeConfig } from '../helpers/config-files.js';
+import { appRouteYaml, configDir, gatewayWithServersYaml, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, revoke, writeCredential, type Issued } from '../helpers/certs.js';
 
 // Client certificates on one HTTPS port: MUTUAL refuses a client without a certificate or with one
@@ -30,7 +30,7 @@ interface World {
 let world: World;
 
 function config(port: number, upstreamPort: number): string {
-  return `${gatewayServersYaml(`    - port: { number: ${port}, name: https-open, protocol: HTTPS }
+  return `${gatewayWithServersYaml(`    - port: { number: ${port}, name: https-open, protocol: HTTPS }
       hosts: [open.test]
       tls: { mode: SIMPLE, credentialName: open-cred }
     - port: { number: ${port}, name: https-mtls, protocol: HTTPS }

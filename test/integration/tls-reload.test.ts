@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
-import { configDir, gatewayServersYaml, writeConfig } from '../helpers/config-files.js';
+import { configDir, gatewayWithServersYaml, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, type Issued } from '../helpers/certs.js';
 
 // Certificates swapped on disk the way Kubernetes updates a Secret volume (a new timestamped
@@ -16,7 +16,7 @@ import { issueCert, makeCa, type Issued } from '../helpers/certs.js';
 
 /** The Gateway `edge` with one SIMPLE server for NAME.test with credentialName NAME. */
 function httpsServer(port: number, name: string): string {
-  return gatewayServersYaml(`    - port: { number: ${port}, name: https, protocol: HTTPS }
+  return gatewayWithServersYaml(`    - port: { number: ${port}, name: https, protocol: HTTPS }
       hosts: [${name}.test]
       tls: { mode: SIMPLE, credentialName: ${name} }
 `);

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { appRouteYaml, configDir, gatewayServersYaml, writeConfig } from '../helpers/config-files.js';
+import { appRouteYaml, configDir, gatewayWithServersYaml, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
 import { requireTool } from '../helpers/require-tool.js';
 
@@ -34,7 +34,7 @@ function config(port: number, oldPort: number, upstreamPort: number): string {
       hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
       tls: { mode: SIMPLE, credentialName: ${credential}${extra} }
 `;
-  return `${gatewayServersYaml(`${server('a', ['a.test'], 'a-cred')}${server('b', ['b.test'], 'b-cred')}${server('wild', ['*.wild.test'], 'wild-cred')}${server('old', ['old.test'], 'old-cred', ', maxProtocolVersion: TLSV1_2, cipherSuites: [ECDHE-ECDSA-AES128-GCM-SHA256]')}`)}---
+  return `${gatewayWithServersYaml(`${server('a', ['a.test'], 'a-cred')}${server('b', ['b.test'], 'b-cred')}${server('wild', ['*.wild.test'], 'wild-cred')}${server('old', ['old.test'], 'old-cred', ', maxProtocolVersion: TLSV1_2, cipherSuites: [ECDHE-ECDSA-AES128-GCM-SHA256]')}`)}---
 ${appRouteYaml({ upstreamPort })}`;
 }
 

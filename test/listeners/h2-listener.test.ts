@@ -7,7 +7,7 @@ import { createH2Listener, type H2Listener } from '../../src/listeners/h2-listen
 import { createLogger } from '../../src/log.js';
 import type { ListenerConfig } from '../../src/config/snapshot.js';
 import { snapshotOf } from '../helpers/compile-config.js';
-import { configDir, gatewayServersYaml } from '../helpers/config-files.js';
+import { configDir, gatewayWithServersYaml } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
 
 // The TLS/HTTP/2 listener on its own: a plain TCP connection accepted elsewhere (as a port that
@@ -29,7 +29,7 @@ test.after.always(() => rm(dir, { recursive: true, force: true }));
 
 async function listener(t: ExecutionContext, onRequest: Parameters<typeof createH2Listener>[0]['onRequest']): Promise<H2Listener> {
   config ??= (
-    await snapshotOf(t, gatewayServersYaml(`  - port: {number: 443, name: https, protocol: HTTPS}
+    await snapshotOf(t, gatewayWithServersYaml(`  - port: {number: 443, name: https, protocol: HTTPS}
     hosts: [web.test]
     tls: {mode: SIMPLE, credentialName: web}
 `), dir)
@@ -109,7 +109,7 @@ test('update(): new connections follow the new config, TLS to plaintext h2c; an 
   const tlsSession = http2Connect(`https://127.0.0.1:${port}`, { servername: 'web.test', ca: ca.cert });
   t.teardown(() => tlsSession.destroy());
   t.is(await bodyOf(tlsSession), 'over 2.0');
-  const plaintext = (await snapshotOf(t, gatewayServersYaml(`  - port: {number: 443, name: http2, protocol: HTTP2}
+  const plaintext = (await snapshotOf(t, gatewayWithServersYaml(`  - port: {number: 443, name: http2, protocol: HTTP2}
     hosts: [web.test]
 `))).listeners[0]!;
   h2.update(plaintext);
