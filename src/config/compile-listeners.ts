@@ -3,7 +3,7 @@ import type { VirtualServiceSpec } from './kinds/virtual-service.js';
 import type { Resource, ValidatedConfig } from './validate.js';
 import type { HttpRoute, ListenerConfig, ListenerProtocol, ServerBlock } from './snapshot.js';
 import { serverCredentialKey, terminatesTls, type ServerCredentials } from './credentials.js';
-import { compileServerTls, type TerminatingMode, type TlsContextCache, type TlsServerConfig } from './compile-tls.js';
+import { compileServerTls, type TerminatingMode, type TlsContextCache } from './compile-tls.js';
 import { createServerTable } from '../routing/server-table.js';
 import { resolveShortName } from './fqdn.js';
 import { compileVirtualServiceRoutes, type RouteCompileContext } from './compile-routes.js';
@@ -69,7 +69,7 @@ export function compileListeners(config: ValidatedConfig, context: RouteCompileC
     }));
     const blocks = listener.servers.map((bound) => bound.block);
     const first = blocks[0];
-    const tls = first?.tls === undefined ? undefined : { defaultServer: { ...first, tls: first.tls }, requestCert: blocks.some((b) => b.tls !== undefined && b.tls.mode !== 'SIMPLE') };
+    const tls = first?.tls === undefined ? undefined : { defaultServer: { ...first, tls: first.tls } };
     return Object.freeze({
       name: `${listener.bind}_${listener.port}`,
       bind: listener.bind,
@@ -96,14 +96,6 @@ function collectHttpServers(gateways: ValidatedConfig['gateways'], context: Rout
       const bind = server.bind ?? '0.0.0.0';
       const key = `${bind}_${server.port.number}`;
       const listener = listeners.get(key) ?? { bind, port: server.port.number, protocol, servers: [] };
-      const first = listener.servers[0]?.block.tls;
-      if (first !== undefined && block.tls !== undefined && handshakeSettings(first) !== handshakeSettings(block.tls)) {
-        // Node's SNI callback swaps certificates and CAs, but versions and ciphers stay those the
-        // handshake started with: the port's first server's. Serving weaker settings silently would be worse.
-        context.issues.error(gateway, ['spec', 'servers', index, 'tls'], 'MG_ERR_TLS_SETTINGS',
-          `servers on port ${server.port.number} must share minProtocolVersion, maxProtocolVersion and cipherSuites in this build (${listener.servers[0]!.block.name} has ${handshakeSettings(first)}); put this server on a port of its own`);
-        return;
-      }
       listener.servers.push({ gateway: gatewayKey(gateway), gatewayNamespace: gateway.metadata.namespace, server, block });
       listeners.set(key, listener);
     });
@@ -146,11 +138,6 @@ function serverBlock(
     context.issues.error(gateway, [...path, 'tls'], 'MG_ERR_TLS_SETTINGS', err instanceof Error ? err.message : String(err));
     return undefined;
   }
-}
-
-function handshakeSettings(tls: TlsServerConfig): string {
-  const { minVersion, maxVersion, ciphers } = tls.contextOptions;
-  return `${minVersion}-${maxVersion}${ciphers === undefined ? '' : ` ciphers ${ciphers}`}`;
 }
 
 export function gatewayKey(gateway: Resource<GatewaySpec>): string {

@@ -1,18 +1,17 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { ServerTLSSettings } from './kinds/gateway.js';
 import type { ServerCredential } from './credentials.js';
 
-// A terminating Gateway server's TLS settings and certificates -> one tls.SecureContext and the
-// checks a client certificate must pass. Contexts are built once per snapshot, one per distinct
-// material and settings: servers that name the same credential share one.
+// A terminating Gateway server's TLS settings and certificates -> the options of its tls.Server
+// and the checks a client certificate must pass. Servers with the same material and settings
+// share one compiled config (and so one tls.Server per listener, built once per snapshot).
 
 export type TerminatingMode = 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL';
 
 export interface TlsServerConfig {
   readonly mode: TerminatingMode;
-  readonly context: SecureContext;
-  /** What `context` was built from: a tls.Server takes its no-SNI default as options, not as a context. */
+  /** The certificates, CA, CRL, versions and cipher suites of the server's tls.Server. */
   readonly contextOptions: Readonly<SecureContextOptions>;
   /**
    * Equal keys: the same certificates and client verification, so one connection may carry
@@ -50,14 +49,15 @@ export function compileServerTls(settings: ServerTLSSettings & { mode: Terminati
   const contextKey = createHash('sha256').update(JSON.stringify({ mode: settings.mode, options, pins })).digest('base64url');
   const cached = cache.get(contextKey);
   if (cached !== undefined) return cached;
-  let context: SecureContext;
   try {
-    context = createSecureContext(options);
+    // Built here only to refuse what OpenSSL would refuse (a cipher suite it does not know) as a
+    // config issue; the listener's tls.Server builds the one it serves with.
+    createSecureContext(options);
   } catch (err) {
     throw new Error(`these TLS settings cannot be served: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   const verifyPeer = pins === undefined ? undefined : createPeerCheck(pins);
-  const compiled: TlsServerConfig = Object.freeze({ mode: settings.mode, context, contextOptions: Object.freeze(options), contextKey, ...(verifyPeer === undefined ? {} : { verifyPeer }) });
+  const compiled: TlsServerConfig = Object.freeze({ mode: settings.mode, contextOptions: Object.freeze(options), contextKey, ...(verifyPeer === undefined ? {} : { verifyPeer }) });
   cache.set(contextKey, compiled);
   return compiled;
 }

@@ -57,8 +57,6 @@ export interface ServerBlock {
 export interface ListenerTls {
   /** The server whose certificate a client without SNI gets: the first server of the port. */
   readonly defaultServer: ServerBlock & { readonly tls: TlsServerConfig };
-  /** Some server verifies client certificates, so every handshake on the port asks for one. */
-  readonly requestCert: boolean;
 }
 
 /** A port whose connections are relayed as bytes, not parsed as HTTP (Gateway PASSTHROUGH and TCP servers). */

@@ -2,17 +2,20 @@ import { createServer as createHttp1Server, type IncomingMessage, type ServerRes
 import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createNodeTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { MeshgateError } from '../errors.js';
 import type { ListenerConfig } from '../config/snapshot.js';
+import type { TlsServerConfig } from '../config/compile-tls.js';
 import { answerClientError, type HttpListener, type HttpListenerOptions } from './http-listener.js';
 import { admitTlsConnection } from './tls-connection.js';
+import { peekClientHello } from './sni-peek.js';
 
-// A listener that speaks HTTP/2 beside HTTP/1.1: a TLS port (SNI picks each server's certificate,
-// ALPN picks h2 or http/1.1) or a plaintext HTTP2/GRPC port (h2c with prior knowledge, else
-// HTTP/1.1). One net.Server accepts; the TLS server, the HTTP/1.1 server and the HTTP/2 server
-// never listen themselves, they are handed connections (`emit('connection')`), so accept() can
-// take a socket another listener peeked at (a port mixing PASSTHROUGH and terminated servers).
+// A listener that speaks HTTP/2 beside HTTP/1.1: a TLS port (the ClientHello's SNI picks the
+// Gateway server and so its certificates and TLS settings, ALPN picks h2 or http/1.1) or a
+// plaintext HTTP2/GRPC port (h2c with prior knowledge, else HTTP/1.1). One net.Server accepts; the
+// TLS servers, the HTTP/1.1 server and the HTTP/2 server never listen themselves, they are handed
+// connections (`emit('connection')`), so accept() can take a socket another listener accepted and
+// peeked at (a port mixing PASSTHROUGH and terminated servers).
 // A reload with new certificates builds a new TLS server for new connections; open ones keep theirs.
 
 export interface H2ListenerOptions extends HttpListenerOptions {
@@ -75,32 +78,38 @@ export async function createH2Listener(options: H2ListenerOptions): Promise<H2Li
     (http2Preferred ? http2 : http1).emit('connection', socket);
   };
 
-  let tlsServer = options.config.tls === undefined ? undefined : createTls(options.config);
+  let tls = options.config.tls === undefined ? undefined : createTlsServers(options.config);
 
-  function createTls(config: ListenerConfig): TlsServer {
-    const tls = config.tls!;
-    const server = createTlsServer({
-      ...tls.defaultServer.tls.contextOptions,
+  /**
+   * One tls.Server per distinct TLS settings of the port's servers, each with that server's own
+   * certificates, versions, cipher suites and client verification: the ClientHello's SNI picks
+   * the server before the handshake starts (Node's SNI callback could swap certificates and CAs,
+   * but not versions, cipher suites or whether a certificate is asked for).
+   */
+  function createTlsServers(config: ListenerConfig): { readonly config: ListenerConfig; readonly servers: ReadonlyMap<string, TlsServer> } {
+    const servers = new Map<string, TlsServer>();
+    for (const block of config.servers.servers) {
+      if (block.tls === undefined || servers.has(block.tls.contextKey)) continue;
+      servers.set(block.tls.contextKey, createTlsServer(config, block.tls));
+    }
+    return { config, servers };
+  }
+
+  function createTlsServer(config: ListenerConfig, settings: TlsServerConfig): TlsServer {
+    const server = createNodeTlsServer({
+      ...settings.contextOptions,
       ALPNProtocols: ['h2', 'http/1.1'],
-      // Asked on every handshake of the port when one server verifies clients; each server's
-      // own rules are applied once the handshake is done (a TLS socket has one verify mode).
-      requestCert: tls.requestCert,
+      requestCert: settings.mode !== 'SIMPLE',
+      // The server's own rules (mode, pins) decide after the handshake, in admitTlsConnection.
       rejectUnauthorized: false,
-      SNICallback(servername, done) {
-        const server = config.servers.find(servername);
-        // No server for the name: the handshake fails, as Envoy finds no filter chain.
-        if (server?.tls === undefined) done(new Error(`no server for SNI ${servername}`));
-        else done(null, server.tls.context);
-      },
     });
     server.on('secureConnection', (socket: TLSSocket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
-      const found = socket.servername ? config.servers.find(socket.servername) : tls.defaultServer;
-      const server = found?.tls === undefined ? tls.defaultServer : { ...found, tls: found.tls };
-      const refused = admitTlsConnection(socket, server);
+      const found = socket.servername ? config.servers.find(socket.servername) : config.tls?.defaultServer;
+      const refused = found?.tls === undefined ? 'no server for the connection' : admitTlsConnection(socket, { ...found, tls: found.tls });
       if (refused !== undefined) {
-        logger.debug('TLS connection refused', { listener: config.name, server: server.name, reason: refused });
+        logger.debug('TLS connection refused', { listener: config.name, server: found?.name, reason: refused });
         socket.destroy();
         return;
       }
@@ -110,12 +119,30 @@ export async function createH2Listener(options: H2ListenerOptions): Promise<H2Li
     return server;
   }
 
+  const acceptTls = async (socket: Socket, current: NonNullable<typeof tls>) => {
+    const peeking = peekClientHello(socket);
+    // A socket handed over paused (its first bytes read and put back) flows again for the peek.
+    socket.resume();
+    const hello = await peeking;
+    const { config } = current;
+    const server = hello.kind !== 'tls' ? undefined : hello.serverName === undefined ? config.tls?.defaultServer : config.servers.find(hello.serverName);
+    const tlsServer = server?.tls === undefined ? undefined : current.servers.get(server.tls.contextKey);
+    if (tlsServer === undefined) {
+      // Not TLS, or a name no server of the port covers: closed, as Envoy finds no filter chain.
+      logger.debug('TLS connection refused before the handshake', { listener: config.name, outcome: hello.kind, ...(hello.kind === 'tls' ? { sni: hello.serverName } : {}) });
+      socket.destroy();
+      return;
+    }
+    socket.unshift(hello.bytes);
+    tlsServer.emit('connection', socket);
+  };
+
   const accept = (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    if (tlsServer !== undefined) {
-      tlsServer.emit('connection', socket);
+    if (tls !== undefined) {
+      void acceptTls(socket, tls);
       return;
     }
     // Plaintext: h2c when the first bytes are the HTTP/2 preface, HTTP/1.1 otherwise.
@@ -150,7 +177,7 @@ export async function createH2Listener(options: H2ListenerOptions): Promise<H2Li
     accept,
     update(config) {
       // A port may also turn from TLS into plaintext HTTP2 (or back): new connections follow.
-      tlsServer = config.tls === undefined ? undefined : createTls(config);
+      tls = config.tls === undefined ? undefined : createTlsServers(config);
     },
     close(drainMs) {
       closing ??= drain(drainMs);
