@@ -8,7 +8,7 @@ import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { appRouteYaml, configDir, gatewayWithServersYaml, writeConfig } from '../helpers/config-files.js';
+import { appRouteYaml, configDir, gatewayWithServersYaml, loopbackServiceEntryYaml, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
 import { requireTool } from '../helpers/require-tool.js';
 
@@ -63,27 +63,7 @@ ${appRouteYaml({ upstreamPort: w.upstreamPort, extraRoute: `
         - destination: { host: dead.internal, port: { number: ${w.deadPort} } }
     - match: [{ uri: { prefix: /test.Echo/ } }]
       route:
-        - destination: { host: grpc.internal, port: { number: ${w.grpcUpstreamPort} } }` })}---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: grpc
-spec:
-  hosts: [grpc.internal]
-  resolution: STATIC
-  ports: [{ number: ${w.grpcUpstreamPort}, name: grpc, protocol: GRPC }]
-  endpoints: [{ address: 127.0.0.1 }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: dead
-spec:
-  hosts: [dead.internal]
-  resolution: STATIC
-  ports: [{ number: ${w.deadPort}, name: http2, protocol: HTTP2 }]
-  endpoints: [{ address: 127.0.0.1 }]
-`;
+        - destination: { host: grpc.internal, port: { number: ${w.grpcUpstreamPort} } }` })}${loopbackServiceEntryYaml('grpc', w.grpcUpstreamPort, 'GRPC')}${loopbackServiceEntryYaml('dead', w.deadPort, 'HTTP2')}`;
 }
 
 async function startGrpcUpstream(): Promise<{ server: grpc.Server; port: number }> {
