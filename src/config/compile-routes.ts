@@ -13,13 +13,14 @@ import { compileRewrite } from '../routing/actions/rewrite.js';
 import { compileDirectResponse } from '../routing/actions/direct-response.js';
 import { compileHeaderOperations, requestAuthority } from '../filters/headers/header-edits.js';
 import { compileCors } from '../filters/cors/cors.js';
+import { compileRouteRetries } from './compile-retries.js';
 
 // VirtualService http[] -> the ordered routes of one gateway's virtual hosts. Istio turns each
 // match block into its own Envoy route (so a prefix rewrite knows which prefix matched) and
 // drops blocks whose `gateways` do not name the gateway being built.
 
 /** HTTPRoute fields that validate but that this build does not act on yet, with the issue that adds them. */
-const notYetActedOn: readonly (keyof HTTPRoute)[] = ['retries', 'fault', 'mirror', 'mirrors', 'mirrorPercentage', 'delegate'];
+const notYetActedOn: readonly (keyof HTTPRoute)[] = ['fault', 'mirror', 'mirrors', 'mirrorPercentage', 'delegate'];
 
 export interface RouteCompileContext {
   readonly registry: ServiceRegistry;
@@ -102,7 +103,8 @@ function compileAction(
   });
   // Istio's timeout is off unless set; 0s also means off.
   const timeout = http.timeout === undefined || http.timeout === 0 ? {} : { timeoutMs: http.timeout };
-  return { kind: 'forward', pickDestination: createWeightedPicker(destinations), ...timeout };
+  const retry = compileRouteRetries(vs, http.retries, [...path, 'retries'], context.issues);
+  return { kind: 'forward', pickDestination: createWeightedPicker(destinations), ...timeout, ...(retry === undefined ? {} : { retry }) };
 }
 
 // Istio reads the deprecated `allowOrigin` list as exact origins when `allowOrigins` is absent,

@@ -7,6 +7,7 @@ import type { CompiledCors } from '../filters/cors/cors.js';
 import type { DirectResponse } from '../routing/actions/direct-response.js';
 import type { Redirect, RedirectRequest } from '../routing/actions/redirect.js';
 import type { Rewritten } from '../routing/actions/rewrite.js';
+import type { RetryPolicy } from '../upstream/retry-policy.js';
 
 // The compiled configuration: everything the data plane reads, built once per reload and
 // never changed after. Listeners hold this by reference, so a reload is one assignment.
@@ -55,6 +56,8 @@ export type RouteAction =
       pickDestination(): RouteDestination;
       /** Istio's http[].timeout: the whole request, 504 UT when it passes. */
       readonly timeoutMs?: number;
+      /** Istio's http[].retries (its default policy when absent); undefined when `attempts: 0`. */
+      readonly retry?: RetryPolicy;
       /** Rewrites the path (query included) and authority sent upstream (Istio's rewrite). */
       rewrite?(path: string, authority: string): Rewritten;
     };

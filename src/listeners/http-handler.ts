@@ -8,7 +8,7 @@ import { createRequestView, type RequestView } from '../routing/request-view.js'
 import type { ClusterManager, ManagedCluster } from '../upstream/cluster-manager.js';
 import type { UpstreamLease } from '../upstream/cluster.js';
 import { endpointKey } from '../upstream/endpoint.js';
-import { forwardRequest } from '../upstream/forward.js';
+import { forwardWithRetries, type RetryingOutcome } from '../upstream/retrying-forward.js';
 import { proxyWebSocket } from '../upstream/websocket-proxy.js';
 import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js';
 import { buildUpstreamRequestHeaders } from '../upstream/request-headers.js';
@@ -68,13 +68,13 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     return { exchange, view };
   };
 
-  const finish = (exchange: Exchange, outcome: ForwardOutcome): void => {
+  const finish = (exchange: Exchange, outcome: RetryingOutcome): void => {
     accessLog.log(accessLogEntry(exchange, outcome));
   };
 
   /** An endpoint lease for the destination, waiting for a DNS cluster's first answer if need be. */
   const lease = async (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView) => {
-    if (managed === undefined) return { lease: undefined, setCookie: undefined };
+    if (managed === undefined) return { lease: undefined, setCookie: undefined, context: {} };
     const hash = managed.hashKey?.({ headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '', query: view.query });
     const context = hash?.key === undefined ? {} : { hashKey: hash.key };
     let chosen: UpstreamLease | undefined = managed.cluster.choose(context);
@@ -82,7 +82,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       await managed.cluster.ready();
       chosen = managed.cluster.choose(context);
     }
-    return { lease: chosen, setCookie: hash?.setCookie };
+    return { lease: chosen, setCookie: hash?.setCookie, context };
   };
 
   const upstreamRequest = (view: RequestView, route: HttpRoute, destination: RouteDestination, req: IncomingMessage) => {
@@ -120,30 +120,30 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
 
     const destination = action.pickDestination();
     exchange.cluster = destination.cluster;
-    const { lease: chosen, setCookie } = await lease(clusters.get(destination.cluster), req, view);
-    if (chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
-    exchange.upstreamHost = endpointKey(chosen.endpoint);
+    const managed = clusters.get(destination.cluster);
+    const { lease: chosen, setCookie, context } = await lease(managed, req, view);
+    if (managed === undefined || chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
     const { path, headers } = upstreamRequest(view, route, destination, req);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
     const corsHeaders = route.cors?.responseHeaders(req.headers.origin);
-    try {
-      const outcome = await forwardRequest({
-        req,
-        res,
-        dispatcher: chosen.pool,
-        path,
-        headers,
-        ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
-        editResponseHeaders: (response) => {
-          destination.responseHeaders?.(response);
-          if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
-          if (setCookie !== undefined) appendSetCookie(response, setCookie);
-        },
-      });
-      finish(exchange, outcome);
-    } finally {
-      chosen.release();
-    }
+    const outcome = await forwardWithRetries({
+      req,
+      res,
+      cluster: managed.cluster,
+      lease: chosen,
+      pick: context,
+      path,
+      headers,
+      ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
+      ...(action.retry === undefined ? {} : { retry: action.retry }),
+      editResponseHeaders: (response) => {
+        destination.responseHeaders?.(response);
+        if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
+        if (setCookie !== undefined) appendSetCookie(response, setCookie);
+      },
+      onTry: (endpoint) => (exchange.upstreamHost = endpoint),
+    });
+    finish(exchange, outcome);
   };
 
   const handleUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
@@ -219,7 +219,7 @@ function appendSetCookie(headers: OutgoingHttpHeaders, cookie: string): void {
   headers['set-cookie'] = existing === undefined ? cookie : [...(Array.isArray(existing) ? existing : [String(existing)]), cookie];
 }
 
-function accessLogEntry(exchange: Exchange, outcome: ForwardOutcome): AccessLogEntry {
+function accessLogEntry(exchange: Exchange, outcome: RetryingOutcome): AccessLogEntry {
   const { req } = exchange;
   const header = (name: string) => {
     const value = req.headers[name];
@@ -232,6 +232,7 @@ function accessLogEntry(exchange: Exchange, outcome: ForwardOutcome): AccessLogE
     protocol: `HTTP/${req.httpVersion}`,
     responseCode: outcome.status,
     ...(outcome.flag === undefined ? {} : { responseFlag: outcome.flag }),
+    ...(outcome.retryLimitExceeded === true ? { retryLimitExceeded: true } : {}),
     ...(outcome.detail === undefined ? {} : { responseCodeDetails: outcome.detail }),
     bytesReceived: outcome.bytesReceived,
     bytesSent: outcome.bytesSent,

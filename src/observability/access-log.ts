@@ -25,6 +25,8 @@ export interface AccessLogEntry {
   /** 0 when no response was sent. */
   readonly responseCode: number;
   readonly responseFlag?: ResponseFlag;
+  /** URX besides responseFlag: retries ran out on a failure that keeps its own flag ("UF,URX", as Envoy prints both). */
+  readonly retryLimitExceeded?: boolean;
   readonly responseCodeDetails?: string;
   readonly connectionTerminationDetails?: string;
   readonly upstreamTransportFailureReason?: string;
@@ -53,7 +55,7 @@ export function formatAccessLogText(entry: AccessLogEntry): string {
   return (
     `[${new Date(entry.startTime).toISOString()}] ` +
     `"${text(entry.method)} ${text(entry.path)} ${text(entry.protocol)}" ` +
-    `${entry.responseCode} ${text(entry.responseFlag)} ${text(entry.responseCodeDetails)} ` +
+    `${entry.responseCode} ${flags(entry)} ${text(entry.responseCodeDetails)} ` +
     `${text(entry.connectionTerminationDetails)} "${text(entry.upstreamTransportFailureReason)}" ` +
     `${entry.bytesReceived} ${entry.bytesSent} ${Math.round(entry.durationMs)} ` +
     `${entry.upstreamServiceTimeMs === undefined ? '-' : Math.round(entry.upstreamServiceTimeMs)} ` +
@@ -99,6 +101,11 @@ export function createAccessLog(write: (text: string) => void = (text) => proces
     },
     flush,
   });
+}
+
+function flags(entry: AccessLogEntry): string {
+  if (entry.retryLimitExceeded !== true) return text(entry.responseFlag);
+  return entry.responseFlag === undefined ? 'URX' : `${entry.responseFlag},URX`;
 }
 
 /** A value as Envoy prints it: `-` when missing or empty. (Node's parser lets no CR/LF into headers.) */
