@@ -5,6 +5,7 @@ import { compileListeners } from './compile-listeners.js';
 import { createIssueSink } from './compile-issues.js';
 import { createServiceRegistry } from './service-registry.js';
 import { warnIgnoredPolicies } from './compile-policy-warnings.js';
+import { attachHealthChecks } from './compile-health-checks.js';
 import type { ClusterConfig } from '../upstream/cluster.js';
 
 // compile: a pure function from validated resources to one frozen Snapshot. Every matcher,
@@ -15,6 +16,7 @@ export function compileSnapshot(config: ValidatedConfig, generation: number): { 
   const clusters = new Map<string, ClusterConfig>();
   const listeners = compileListeners(config, { registry: createServiceRegistry(config), clusters, issues });
   for (const rule of config.destinationRules) warnIgnoredPolicies(rule, issues);
+  attachHealthChecks(config.healthCheckPolicies, clusters, issues);
   const snapshot: Snapshot = Object.freeze({
     generation,
     createdAt: new Date().toISOString(),

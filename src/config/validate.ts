@@ -7,6 +7,7 @@ import { GatewaySpec } from './kinds/gateway.js';
 import { ServiceEntrySpec } from './kinds/service-entry.js';
 import { VirtualServiceSpec, type Destination } from './kinds/virtual-service.js';
 import { WorkloadEntrySpec } from './kinds/workload-entry.js';
+import { HealthCheckPolicySpec } from './kinds/health-check-policy.js';
 import type { LoadedResource, ResourceMetadata } from './load.js';
 import type { SourcePosition } from './position.js';
 import { createServiceRegistry, type ServiceRegistry } from './service-registry.js';
@@ -34,6 +35,7 @@ export interface ValidatedConfig {
   readonly destinationRules: readonly Resource<DestinationRuleSpec>[];
   readonly serviceEntries: readonly Resource<ServiceEntrySpec>[];
   readonly workloadEntries: readonly Resource<WorkloadEntrySpec>[];
+  readonly healthCheckPolicies: readonly Resource<HealthCheckPolicySpec>[];
 }
 
 export interface ValidationResult {
@@ -47,6 +49,7 @@ const specSchemas: Readonly<Record<string, z.ZodType>> = {
   DestinationRule: DestinationRuleSpec,
   ServiceEntry: ServiceEntrySpec,
   WorkloadEntry: WorkloadEntrySpec,
+  HealthCheckPolicy: HealthCheckPolicySpec,
 };
 
 type Report = (path: FieldPath, code: ConfigErrorCode, message: string, severity?: IssueSeverity) => void;
@@ -84,6 +87,7 @@ export function validateConfig(resources: readonly LoadedResource[]): Validation
     destinationRules: keep<DestinationRuleSpec>('DestinationRule'),
     serviceEntries: keep<ServiceEntrySpec>('ServiceEntry'),
     workloadEntries: keep<WorkloadEntrySpec>('WorkloadEntry'),
+    healthCheckPolicies: keep<HealthCheckPolicySpec>('HealthCheckPolicy'),
   });
   checkSubsetReferences(virtualServices, createServiceRegistry(config));
   const fileOrder = new Map(resources.map((resource, index) => [resource.file, index]));
