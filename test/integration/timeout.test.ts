@@ -5,6 +5,7 @@ import { startUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
 import { configDir, singleRouteConfig, writeConfig } from '../helpers/config-files.js';
 import { eventually } from '../helpers/eventually.js';
+import { performance } from 'node:perf_hooks';
 
 // VirtualService http[].timeout: the gateway answers 504 with flag UT when the upstream is slower;
 // a route without one (Istio's default: no timeout) waits for the upstream.
@@ -41,4 +42,34 @@ test('a route timeout answers 504 UT; a route without one waits', async (t) => {
 
   const line = await eventually(() => gateway.accessLog.find((l) => l.includes('"GET /slow ')));
   t.regex(line, /" 504 UT response_timeout /);
+});
+
+test('the 504 UT comes within 10% of the configured timeout', async (t) => {
+  // Never answers; closing the test upstream ends its connections.
+  const upstream = await startUpstream('hang', () => {});
+  const port = await freePort();
+  const dir = await configDir('timeout-bound');
+  const timedRoute = `
+    - match: [{ uri: { exact: /hang } }]
+      timeout: 1s
+      route:
+        - destination: { host: app.internal, port: { number: ${upstream.port} } }`;
+  await writeConfig(dir, 'app.yaml', singleRouteConfig({ port, upstreamPort: upstream.port, extraRoute: timedRoute }));
+  const gateway = await startGatewayProcess(['--config', dir, '--no-watch']);
+  t.teardown(async () => {
+    await gateway.stop();
+    await upstream.close();
+  });
+
+  const started = performance.now();
+  const res = await request(`http://127.0.0.1:${port}/hang`);
+  await res.body.dump();
+  const elapsed = performance.now() - started;
+  t.is(res.statusCode, 504);
+  const line = await eventually(() => gateway.accessLog.find((l) => l.includes('"GET /hang ')));
+  // %DURATION%, the gateway's own measure from the request's arrival to the end of its answer.
+  const duration = Number(/" 504 UT response_timeout - "-" \d+ \d+ (\d+) /.exec(line)?.[1]);
+  t.true(duration >= 1000 && duration <= 1100, `access log duration ${duration} ms for a 1 s timeout`);
+  // The client's view adds a connection and a loaded machine's scheduling: a looser bound.
+  t.true(elapsed >= 1000 && elapsed < 1500, `client saw the answer after ${Math.round(elapsed)} ms`);
 });
