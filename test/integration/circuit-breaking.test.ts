@@ -1,0 +1,65 @@
+import test from 'ava';
+import { request } from 'undici';
+import { freePort } from '../helpers/free-port.js';
+import { startCountingServer } from '../helpers/counting-server.js';
+import { startGatewayProcess } from '../helpers/gateway-process.js';
+import { configDir, gatewayYaml, writeConfig } from '../helpers/config-files.js';
+import { destinationRuleYaml, serviceEntryYaml, virtualServiceYaml } from '../helpers/service-yaml.js';
+
+// Istio's circuit-breaking task against the gateway: connectionPool limits turn the requests
+// past them into fast 503 UO instead of a queue.
+
+test('maxConnections 1, http1MaxPendingRequests 1, 20 concurrent clients: some 200, the rest 503 UO at once', async (t) => {
+  const upstream = await startCountingServer({ holdMs: 300 });
+  const capped = await startCountingServer({ holdMs: 300 });
+  const port = await freePort();
+  const dir = await configDir('circuit-breaking');
+  const route = (prefix: string, host: string) => `    - match: [{ uri: { prefix: ${prefix} } }]
+      route: [{ destination: { host: ${host}, port: { number: 80 } } }]`;
+  await writeConfig(
+    dir,
+    'cb.yaml',
+    `${gatewayYaml(port)}---
+${virtualServiceYaml('cb', `${route('/pending/', 'httpbin.internal')}\n${route('/requests/', 'capped.internal')}`)}${serviceEntryYaml('httpbin', 'httpbin.internal', 80, [upstream.port])}${serviceEntryYaml('capped', 'capped.internal', 80, [capped.port])}${destinationRuleYaml(
+      'httpbin',
+      'httpbin.internal',
+      `    connectionPool:
+      tcp: { maxConnections: 1 }
+      http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 }`,
+    )}${destinationRuleYaml('capped', 'capped.internal', '    connectionPool: { http: { http2MaxRequests: 3 } }')}`,
+  );
+  const gateway = await startGatewayProcess(['--config', dir, '--no-watch']);
+  t.teardown(async () => {
+    await gateway.stop();
+    await Promise.all([upstream.close(), capped.close()]);
+  });
+
+  const fire = async (prefix: string) => {
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const started = Date.now();
+        const res = await request(`http://127.0.0.1:${port}${prefix}${i}`);
+        const body = await res.body.text();
+        return { status: res.statusCode, body, ms: Date.now() - started };
+      }),
+    );
+    return { ok: answers.filter((a) => a.status === 200), overflow: answers.filter((a) => a.status === 503) };
+  };
+
+  const pending = await fire('/pending/');
+  t.log(`maxConnections 1 + http1MaxPendingRequests 1: ${pending.ok.length} x 200, ${pending.overflow.length} x 503`);
+  t.true(pending.ok.length >= 2, 'one request on the connection and one pending get through');
+  t.true(pending.overflow.length >= 10, 'most of the 20 overflow');
+  t.is(pending.ok.length + pending.overflow.length, 20);
+  t.true(pending.overflow.every((a) => a.body === 'upstream connect error or disconnect/reset before headers. reset reason: overflow'));
+  // Overflow is immediate: no 503 waited for the 300 ms the upstream holds each request.
+  t.true(pending.overflow.every((a) => a.ms < 300), `503s answered in ${Math.max(...pending.overflow.map((a) => a.ms))} ms at most`);
+  t.is(upstream.maxConcurrent(), 1, 'never more than one request at the upstream');
+  const lines = gateway.accessLog.filter((l) => l.includes('"GET /pending/'));
+  t.is(lines.filter((l) => / 503 UO upstream_reset_before_response_started\{overflow\} /.test(l)).length, pending.overflow.length);
+
+  const requests = await fire('/requests/');
+  t.log(`http2MaxRequests 3: ${requests.ok.length} x 200, ${requests.overflow.length} x 503`);
+  t.true(requests.ok.length >= 3 && requests.overflow.length >= 10);
+  t.is(capped.maxConcurrent(), 3, 'at most 3 requests in flight to the cluster');
+});
