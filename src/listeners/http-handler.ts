@@ -232,7 +232,7 @@ function accessLogEntry(exchange: Exchange, outcome: RetryingOutcome): AccessLog
     protocol: `HTTP/${req.httpVersion}`,
     responseCode: outcome.status,
     ...(outcome.flag === undefined ? {} : { responseFlag: outcome.flag }),
-    ...(outcome.retryLimitExceeded === true ? { retryLimitExceeded: true } : {}),
+    ...(outcome.extraFlag === undefined ? {} : { extraResponseFlag: outcome.extraFlag }),
     ...(outcome.detail === undefined ? {} : { responseCodeDetails: outcome.detail }),
     bytesReceived: outcome.bytesReceived,
     bytesSent: outcome.bytesSent,

@@ -25,8 +25,8 @@ export interface AccessLogEntry {
   /** 0 when no response was sent. */
   readonly responseCode: number;
   readonly responseFlag?: ResponseFlag;
-  /** URX besides responseFlag: retries ran out on a failure that keeps its own flag ("UF,URX", as Envoy prints both). */
-  readonly retryLimitExceeded?: boolean;
+  /** A second flag, printed after responseFlag as Envoy prints several ("UF,URX": retries ran out on a connection failure). */
+  readonly extraResponseFlag?: ResponseFlag;
   readonly responseCodeDetails?: string;
   readonly connectionTerminationDetails?: string;
   readonly upstreamTransportFailureReason?: string;
@@ -104,8 +104,8 @@ export function createAccessLog(write: (text: string) => void = (text) => proces
 }
 
 function flags(entry: AccessLogEntry): string {
-  if (entry.retryLimitExceeded !== true) return text(entry.responseFlag);
-  return entry.responseFlag === undefined ? 'URX' : `${entry.responseFlag},URX`;
+  if (entry.extraResponseFlag === undefined) return text(entry.responseFlag);
+  return entry.responseFlag === undefined ? entry.extraResponseFlag : `${entry.responseFlag},${entry.extraResponseFlag}`;
 }
 
 /** A value as Envoy prints it: `-` when missing or empty. (Node's parser lets no CR/LF into headers.) */

@@ -36,22 +36,27 @@ export interface RetryingForwardOptions {
   onTry(endpoint: string): void;
 }
 
-/** The outcome, with whether retries ran out (the access log adds URX to the flags). */
+/** The outcome, with a second response flag when a wanted retry could not happen. */
 export interface RetryingOutcome extends ForwardOutcome {
-  readonly retryLimitExceeded?: boolean;
+  /** URX: tries ran out; UO: maxRetries retries were in flight. Logged after `flag` ("UF,URX"). */
+  readonly extraFlag?: 'URX' | 'UO';
 }
 
 export async function forwardWithRetries(options: RetryingForwardOptions): Promise<RetryingOutcome> {
   const { req, res, cluster, retry, headers } = options;
   const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
   const body = retry === undefined ? undefined : await replayableBody(req);
-  if (body === 'gone') return { status: 0, flag: 'DC', detail: upstreamFailures.downstreamDisconnect.detail, bytesReceived: 0, bytesSent: 0 };
+  if (body === 'gone') {
+    options.lease.release();
+    return { status: 0, flag: 'DC', detail: upstreamFailures.downstreamDisconnect.detail, bytesReceived: 0, bytesSent: 0 };
+  }
   // A body that could not be held streams once: no retry may send it again.
   const policy = body === 'stream' ? undefined : retry;
   const tried = new Set<string>();
   let lease: UpstreamLease | undefined = options.lease;
   let retries = 0;
-  let exhausted = false;
+  // Why a try the policy would retry was not: Envoy flags it on the request.
+  let noRetry: 'URX' | 'UO' | undefined;
   // A maxRetries slot taken for the next try, held while that try runs.
   let nextSlot = false;
   const giveBackSlot = () => {
@@ -62,10 +67,11 @@ export async function forwardWithRetries(options: RetryingForwardOptions): Promi
   const mayRetry = (): boolean => {
     if (policy === undefined) return false;
     if (retries >= policy.retries) {
-      exhausted = true;
+      noRetry = 'URX';
       return false;
     }
     nextSlot = cluster.breaker.startRetry();
+    if (!nextSlot) noRetry = 'UO';
     return nextSlot;
   };
   const hooks =
@@ -109,7 +115,7 @@ export async function forwardWithRetries(options: RetryingForwardOptions): Promi
       if (trySlot) cluster.breaker.endRetry();
     }
     cluster.report(lease, outcome.upstreamStatus === undefined ? { ...(outcome.flag === undefined ? {} : { flag: outcome.flag }) } : { status: outcome.upstreamStatus });
-    if (outcome.retry !== true) return finalOutcome(outcome, exhausted);
+    if (outcome.retry !== true) return finalOutcome(outcome, noRetry);
 
     retries++;
     const wait = backoffDelayMs(policy!, retries);
@@ -140,11 +146,11 @@ function nextLease(cluster: Cluster, pick: PickContext, avoid: ReadonlySet<strin
   return cluster.choose(pick);
 }
 
-function finalOutcome(outcome: AttemptOutcome, exhausted: boolean): RetryingOutcome {
+function finalOutcome(outcome: AttemptOutcome, noRetry: 'URX' | 'UO' | undefined): RetryingOutcome {
   const { retry: _retry, upstreamStatus: _status, ...rest } = outcome;
-  if (!exhausted) return rest;
-  // The last answer goes to the client as it came; a relayed one is flagged URX alone, a failure keeps its own flag too.
-  return rest.flag === undefined ? { ...rest, flag: 'URX' } : { ...rest, retryLimitExceeded: true };
+  if (noRetry === undefined) return rest;
+  // The last answer goes to the client as it came: a relayed one carries the flag alone, a failure keeps its own first.
+  return rest.flag === undefined ? { ...rest, flag: noRetry } : { ...rest, extraFlag: noRetry };
 }
 
 function localFailure(res: ServerResponse, failure: UpstreamFailure, body: Buffer | 'stream' | undefined): RetryingOutcome {

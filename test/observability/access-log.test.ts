@@ -85,6 +85,12 @@ test('a failed request: flag, details, no upstream time, status 0 when nothing w
   );
 });
 
+test('two flags print as Envoy prints them, comma-separated: a failure first, then why it was not retried', (t) => {
+  const failed = { ...entry, responseCode: 503, responseFlag: 'UF' as const, extraResponseFlag: 'URX' as const };
+  t.regex(formatAccessLogText(failed), /" 503 UF,URX /);
+  t.regex(formatAccessLogText({ ...failed, responseFlag: undefined }), /" 503 URX /);
+});
+
 test('createAccessLog writes the lines of one event-loop turn together, one line per entry', async (t) => {
   const writes: string[] = [];
   const log = createAccessLog((text) => writes.push(text));
