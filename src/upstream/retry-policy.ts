@@ -18,7 +18,7 @@ export interface RetryPolicy {
   /** Retries after the first try (Envoy's num_retries; Istio's `attempts`). */
   readonly retries: number;
   readonly perTryTimeoutMs?: number;
-  /** Whether a retry avoids endpoints already tried (Envoy's previous_hosts predicate). */
+  /** Whether a retry avoids endpoints already tried (Envoy's previous_hosts predicate); never with consistent hashing. */
   readonly avoidPreviousHosts: boolean;
   /** Envoy's jittered exponential back-off: base interval, capped at ten times it. */
   readonly backoffBaseMs: number;
@@ -45,9 +45,9 @@ export const retryOnTokens = [
 type RetryOnToken = (typeof retryOnTokens)[number];
 
 const DEFAULT_BACKOFF_MS = 25;
-// istiod's default: 2 retries on these conditions, 503 the retriable status code.
+// istiod's default: 2 retries on these conditions. Current istiod lists no retriable status
+// codes with it (older releases listed 503), so retriable-status-codes alone matches nothing.
 const defaultRetryOn = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
-const defaultStatusCodes: readonly number[] = [503];
 
 // gRPC status codes of the gRPC tokens, read from a trailers-only response's grpc-status header.
 const grpcCodes: Readonly<Partial<Record<RetryOnToken, string>>> = {
@@ -76,11 +76,10 @@ export function parseRetryOn(retryOn: string): { tokens: RetryOnToken[]; codes: 
 export function compileRetryPolicy(settings: RetrySettings | undefined): RetryPolicy | undefined {
   if (settings !== undefined && (settings.attempts ?? 0) <= 0) return undefined;
   const parsed = parseRetryOn(settings?.retryOn ?? defaultRetryOn);
-  // istiod: codes listed in retryOn replace the default 503 and switch on retriable-status-codes.
-  const codes = settings?.retryOn === undefined ? defaultStatusCodes : parsed.codes;
+  // istiod: a status code in retryOn switches on retriable-status-codes.
   const on = new Set<RetryOnToken>(parsed.tokens);
   if (parsed.codes.length > 0) on.add('retriable-status-codes');
-  const statusCodes = on.has('retriable-status-codes') ? new Set(codes) : new Set<number>();
+  const statusCodes = new Set(parsed.codes);
   const grpc = [...on].map((token) => grpcCodes[token]).filter((code): code is string => code !== undefined);
   const any5xx = on.has('5xx');
   const gateway = any5xx || on.has('gateway-error');

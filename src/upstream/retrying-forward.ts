@@ -129,7 +129,8 @@ export async function forwardWithRetries(options: RetryingForwardOptions): Promi
       giveBackSlot();
       return localFailure(res, upstreamFailures.timeout, body);
     }
-    lease = nextLease(cluster, options.pick, policy!.avoidPreviousHosts ? tried : undefined);
+    // istiod drops the previous-hosts predicate for consistent hashing: a retry stays on the key's endpoint.
+    lease = nextLease(cluster, options.pick, policy!.avoidPreviousHosts && options.pick.hashKey === undefined ? tried : undefined);
     if (lease === undefined) {
       giveBackSlot();
       return localFailure(res, upstreamFailures.noHealthyUpstream, body);

@@ -57,7 +57,8 @@ test('a route without retries gets Istio\'s default policy; attempts 0 none; its
   );
   const byDefault = actionAt(snapshot, '/').retry!;
   t.is(byDefault.retries, 2);
-  t.true(byDefault.retriableResponse(503, {}));
+  t.true(byDefault.retriableFailure('UF'));
+  t.false(byDefault.retriableResponse(503, {}));
   t.is(actionAt(snapshot, '/off').retry, undefined);
   const own = actionAt(snapshot, '/own').retry!;
   t.like(own, { retries: 4, perTryTimeoutMs: 250, backoffBaseMs: 50, avoidPreviousHosts: false });

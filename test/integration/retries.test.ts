@@ -101,13 +101,16 @@ test.before(async () => {
       retries: { attempts: 0 }
       route: [${dest('refused.internal', 80)}]
     - match: [{ uri: { prefix: /two-endpoints/ } }]
-      route: [${dest('pair.internal', 80)}]`;
+      retries: { attempts: 2, retryOn: "503" }
+      route: [${dest('pair.internal', 80)}]
+    - match: [{ uri: { prefix: /default-policy/ } }]
+      route: [${dest('half-refused.internal', 80)}]`;
   const dir = await configDir('retries');
   await writeConfig(
     dir,
     'retries.yaml',
     `${gatewayYaml(port)}---
-${virtualServiceYaml('retries', http)}${serviceEntryYaml('app', 'app.internal', 80, [app.port])}${serviceEntryYaml('refused', 'refused.internal', 80, [refusedPort])}${serviceEntryYaml('pair', 'pair.internal', 80, [bad.port, good.port])}${destinationRuleYaml('pair', 'pair.internal', '    loadBalancer: { simple: ROUND_ROBIN }')}`,
+${virtualServiceYaml('retries', http)}${serviceEntryYaml('app', 'app.internal', 80, [app.port])}${serviceEntryYaml('refused', 'refused.internal', 80, [refusedPort])}${serviceEntryYaml('pair', 'pair.internal', 80, [bad.port, good.port])}${destinationRuleYaml('pair', 'pair.internal', '    loadBalancer: { simple: ROUND_ROBIN }')}${serviceEntryYaml('half-refused', 'half-refused.internal', 80, [refusedPort, good.port])}${destinationRuleYaml('half-refused', 'half-refused.internal', '    loadBalancer: { simple: ROUND_ROBIN }')}`,
   );
   const gateway = await startGatewayProcess(['--config', dir, '--no-watch']);
   world = { gateway, port, app, bad, good };
@@ -198,7 +201,7 @@ test('perTryTimeout: each try is cut at its timeout and retried; when they run o
   t.regex(await accessLogLine(world.gateway, '/per-try/hang'), /" 504 UT,URX response_timeout /);
 });
 
-test('Istio\'s default policy retries a 503 on the other endpoint, never the one already tried', async (t) => {
+test('a retry goes to the other endpoint, never back to the one already tried', async (t) => {
   for (let i = 0; i < 10; i++) {
     const res = await request(url(`/two-endpoints/${i}`));
     t.is(res.statusCode, 200, `request ${i}`);
@@ -215,4 +218,15 @@ test('Istio\'s default policy retries a 503 on the other endpoint, never the one
     const next = goodTries.find((s) => s.url === tried.url);
     t.is(next?.headers['x-envoy-attempt-count'], '2', tried.url);
   }
+});
+
+test('without a retries block, Istio\'s default policy retries a refused connection on another endpoint', async (t) => {
+  for (let i = 0; i < 10; i++) {
+    const res = await request(url(`/default-policy/${i}`));
+    t.is(res.statusCode, 200, `request ${i}`);
+    await res.body.dump();
+  }
+  t.is(world.good.seen.filter((s) => s.url.startsWith('/default-policy/')).length, 10);
+  // Some first tries went to the refused endpoint: their second try is the one the upstream saw.
+  t.true(world.good.seen.some((s) => s.url.startsWith('/default-policy/') && s.headers['x-envoy-attempt-count'] === '2'));
 });

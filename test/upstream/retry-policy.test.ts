@@ -8,12 +8,12 @@ import { backoffDelayMs, compileRetryPolicy } from '../../src/upstream/retry-pol
 const noHeaders = {};
 const grpc = (code: string) => ({ 'grpc-status': code });
 
-test('no retries block: Istio\'s default, 2 retries on connect-failure, refused-stream, unavailable, cancelled and 503', (t) => {
+test('no retries block: Istio\'s default, 2 retries on connect-failure, refused-stream, unavailable, cancelled, and no status code', (t) => {
   const policy = compileRetryPolicy(undefined)!;
   t.is(policy.retries, 2);
   t.true(policy.avoidPreviousHosts);
   t.is(policy.backoffBaseMs, 25);
-  t.true(policy.retriableResponse(503, noHeaders));
+  t.false(policy.retriableResponse(503, noHeaders));
   t.false(policy.retriableResponse(500, noHeaders));
   t.false(policy.retriableResponse(502, noHeaders));
   t.true(policy.retriableResponse(200, grpc('14')));
