@@ -3,6 +3,7 @@ import { compileYaml, lineOf, snapshotOf } from '../helpers/compile-config.js';
 import type { RouteAction, Snapshot } from '../../src/config/snapshot.js';
 import { createRequestView } from '../../src/routing/request-view.js';
 import { gatewayYaml } from '../helpers/config-files.js';
+import { virtualServiceYaml } from '../helpers/service-yaml.js';
 
 // Compile-stage view of retries and health checks: what a route's retry policy becomes, which
 // retryOn items are refused or ignored, and which clusters a HealthCheckPolicy selects.
@@ -26,16 +27,7 @@ spec:
 ---
 `;
 
-const vs = (http: string) => `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web}
-spec:
-  hosts: ["*"]
-  gateways: [edge]
-  http:
-${http}
----
-`;
+const vs = (http: string) => virtualServiceYaml('web', http);
 
 function actionAt(snapshot: Snapshot, path: string): Extract<RouteAction, { kind: 'forward' }> {
   const l = snapshot.listeners.find((listener) => listener.port === 80)!;

@@ -1,25 +1,24 @@
 import test from 'ava';
 import { request } from 'undici';
 import { freePort } from '../helpers/free-port.js';
-import { startUpstream } from '../helpers/upstream.js';
+import { startUpstream, type UpstreamHandler } from '../helpers/upstream.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
 import { configDir, singleRouteConfig, writeConfig } from '../helpers/config-files.js';
 import { eventually } from '../helpers/eventually.js';
 import { performance } from 'node:perf_hooks';
+import type { ExecutionContext } from 'ava';
 
 // VirtualService http[].timeout: the gateway answers 504 with flag UT when the upstream is slower;
 // a route without one (Istio's default: no timeout) waits for the upstream.
 
-test('a route timeout answers 504 UT; a route without one waits', async (t) => {
-  const upstream = await startUpstream('slow', (req, res) => {
-    const timer = setTimeout(() => res.end('late'), req.url === '/slow' ? 5000 : 600);
-    res.on('close', () => clearTimeout(timer));
-  });
+/** A gateway whose route for `path` has `timeout`; every other path goes to the same upstream without one. */
+async function startTimedGateway(t: ExecutionContext, handler: UpstreamHandler, path: string, timeout: string) {
+  const upstream = await startUpstream('slow', handler);
   const port = await freePort();
   const dir = await configDir('timeout');
   const timedRoute = `
-    - match: [{ uri: { exact: /slow } }]
-      timeout: 300ms
+    - match: [{ uri: { exact: ${path} } }]
+      timeout: ${timeout}
       route:
         - destination: { host: app.internal, port: { number: ${upstream.port} } }`;
   await writeConfig(dir, 'app.yaml', singleRouteConfig({ port, upstreamPort: upstream.port, extraRoute: timedRoute }));
@@ -28,6 +27,19 @@ test('a route timeout answers 504 UT; a route without one waits', async (t) => {
     await gateway.stop();
     await upstream.close();
   });
+  return { port, gateway };
+}
+
+test('a route timeout answers 504 UT; a route without one waits', async (t) => {
+  const { port, gateway } = await startTimedGateway(
+    t,
+    (req, res) => {
+      const timer = setTimeout(() => res.end('late'), req.url === '/slow' ? 5000 : 600);
+      res.on('close', () => clearTimeout(timer));
+    },
+    '/slow',
+    '300ms',
+  );
 
   const started = Date.now();
   const timedOut = await request(`http://127.0.0.1:${port}/slow`);
@@ -46,20 +58,7 @@ test('a route timeout answers 504 UT; a route without one waits', async (t) => {
 
 test('the 504 UT comes within 10% of the configured timeout', async (t) => {
   // Never answers; closing the test upstream ends its connections.
-  const upstream = await startUpstream('hang', () => {});
-  const port = await freePort();
-  const dir = await configDir('timeout-bound');
-  const timedRoute = `
-    - match: [{ uri: { exact: /hang } }]
-      timeout: 1s
-      route:
-        - destination: { host: app.internal, port: { number: ${upstream.port} } }`;
-  await writeConfig(dir, 'app.yaml', singleRouteConfig({ port, upstreamPort: upstream.port, extraRoute: timedRoute }));
-  const gateway = await startGatewayProcess(['--config', dir, '--no-watch']);
-  t.teardown(async () => {
-    await gateway.stop();
-    await upstream.close();
-  });
+  const { port, gateway } = await startTimedGateway(t, () => {}, '/hang', '1s');
 
   const started = performance.now();
   const res = await request(`http://127.0.0.1:${port}/hang`);
