@@ -121,3 +121,33 @@ test('a HealthCheckPolicy that selects no cluster in use says so in a warning', 
   t.deepEqual(issues.map((i) => [i.severity, i.path, i.line]), [['warning', 'spec.host', lineOf(yaml, 'host: other.internal')]]);
   t.regex(issues[0]!.message, /no route sends traffic to other\.internal/);
 });
+
+test('outlierDetection and circuit-breaking limits reach the cluster in Istio\'s precedence: subset over rule, port level replacing whole fields', async (t) => {
+  const snapshot = await snapshotOf(
+    t,
+    `${head.replace(
+      '  subsets: [{name: v1, labels: {version: v1}}]',
+      `  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 7}
+    connectionPool: {http: {http2MaxRequests: 100}}
+    portLevelSettings:
+    - port: {number: 81}
+      connectionPool: {tcp: {maxConnections: 2}}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy: {outlierDetection: {consecutiveGatewayErrors: 2, baseEjectionTime: 1s}}`,
+    )}${vs(`  - match: [{uri: {prefix: /v1}}]
+    route: [{destination: {host: web.internal, port: {number: 80}, subset: v1}}]
+  - match: [{uri: {prefix: /admin}}]
+    route: [{destination: {host: web.internal, port: {number: 81}}}]
+  - route: [{destination: {host: web.internal, port: {number: 80}}}]`)}`,
+  );
+  const policy = (name: string) => snapshot.clusters.get(name)?.trafficPolicy;
+  t.like(policy('outbound|80||web.internal'), { outlierDetection: { consecutive5xxErrors: 7 }, connectionPool: { http: { http2MaxRequests: 100 } } });
+  t.like(policy('outbound|80|v1|web.internal'), { outlierDetection: { consecutiveGatewayErrors: 2, baseEjectionTime: 1000 } });
+  t.is(policy('outbound|80|v1|web.internal')?.outlierDetection?.consecutive5xxErrors, undefined);
+  // Port 81's settings replace the rule's port-level fields whole: no outlierDetection there.
+  t.like(policy('outbound|81||web.internal'), { connectionPool: { tcp: { maxConnections: 2 } } });
+  t.is(policy('outbound|81||web.internal')?.outlierDetection, undefined);
+});
