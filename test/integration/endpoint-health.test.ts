@@ -51,7 +51,7 @@ test.before(async () => {
       retries: { attempts: 0 }
       route: [{ destination: { host: ${host}, port: { number: 80 } } }]`;
   const outliers = (maxEjectionPercent: number) => `    loadBalancer: { simple: ROUND_ROBIN }
-    outlierDetection: { consecutive5xxErrors: 3, interval: 100ms, baseEjectionTime: 2s, maxEjectionPercent: ${maxEjectionPercent} }`;
+    outlierDetection: { consecutive5xxErrors: 3, interval: 100ms, baseEjectionTime: 3s, maxEjectionPercent: ${maxEjectionPercent} }`;
   const dir = await configDir('endpoint-health');
   await writeConfig(
     dir,
@@ -82,17 +82,17 @@ test.after.always(async () => {
 
 test('an endpoint answering 500s is ejected after consecutive5xxErrors, gets nothing, and returns after baseEjectionTime', async (t) => {
   const statuses: number[] = [];
-  for (let i = 0; i < 30; i++) statuses.push(await get(`/one-bad/${i}`));
+  for (let i = 0; i < 15; i++) statuses.push(await get(`/one-bad/${i}`));
   t.is(hits(world.bad, '/one-bad/'), 3, 'three 500s in a row, then no more traffic');
   t.is(statuses.filter((s) => s === 500).length, 3);
-  t.is(hits(world.goodA, '/one-bad/') + hits(world.goodB, '/one-bad/'), 27);
+  t.is(hits(world.goodA, '/one-bad/') + hits(world.goodB, '/one-bad/'), 12);
   const isOneBad = (l: LogLine) => typeof l.cluster === 'string' && l.cluster.endsWith('|one-bad.internal');
   const ejected = await world.gateway.waitForLog((l) => l.msg === 'outlier ejected' && isOneBad(l));
   t.is(ejected.endpoint, `127.0.0.1:${world.bad.port}`);
-  const returned = await world.gateway.waitForLog((l) => l.msg === 'outlier returned' && isOneBad(l), 5000);
+  const returned = await world.gateway.waitForLog((l) => l.msg === 'outlier returned' && isOneBad(l), 8000);
   const outFor = logAt(returned) - logAt(ejected);
-  // Back at the first 100 ms sweep after the 2 s ejection.
-  t.true(outFor >= 2000 && outFor < 3000, `ejected for ${outFor} ms`);
+  // Back at the first 100 ms sweep after the 3 s ejection.
+  t.true(outFor >= 3000 && outFor < 4000, `ejected for ${outFor} ms`);
   for (let i = 0; i < 6; i++) await get(`/one-bad/back-${i}`);
   t.true(hits(world.bad, '/one-bad/back-') >= 1, 'traffic again once back');
 });
