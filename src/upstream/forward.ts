@@ -178,6 +178,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /** Drops this try for another: stops upstream, leaves the client alone, resolves now. */
   private drop(failure: UpstreamFailure | undefined): void {
+    // Any failure marks the exchange as answered, so undici's later callbacks do nothing.
     this.failure = failure ?? upstreamFailures.downstreamDisconnect;
     this.options.res.off('close', this.onClientClose);
     this.clearTimer();

@@ -44,12 +44,13 @@ export interface RetryingOutcome extends ForwardOutcome {
 
 export async function forwardWithRetries(options: RetryingForwardOptions): Promise<RetryingOutcome> {
   const { req, res, cluster, retry, headers } = options;
-  const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
   const body = retry === undefined ? undefined : await replayableBody(req);
   if (body === 'gone') {
     options.lease.release();
     return { status: 0, flag: 'DC', detail: upstreamFailures.downstreamDisconnect.detail, bytesReceived: 0, bytesSent: 0 };
   }
+  // Envoy's route timeout runs from the end of the request (here, of a body read in advance) over all tries.
+  const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
   // A body that could not be held streams once: no retry may send it again.
   const policy = body === 'stream' ? undefined : retry;
   const tried = new Set<string>();
