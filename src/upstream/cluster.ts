@@ -36,6 +36,8 @@ export interface ClusterConfig {
 /** One request's use of an endpoint; release() once the exchange is over (it counts only once). */
 export interface UpstreamLease {
   readonly endpoint: Endpoint;
+  /** endpointKey(endpoint), computed once per endpoint set. */
+  readonly key: string;
   readonly origin: string;
   readonly pool: Dispatcher;
   release(): void;
@@ -133,9 +135,9 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
       health?.close();
     },
     breaker,
-    overflows: (lease) => breaker.overflows(activeRequests(endpointKey(lease.endpoint)), clusterActive),
+    overflows: (lease) => breaker.overflows(activeRequests(lease.key), clusterActive),
     report(lease, result) {
-      outliers?.report(endpointKey(lease.endpoint), result);
+      outliers?.report(lease.key, result);
     },
     choose(context) {
       const { balancer, routes } = balancing;
@@ -149,6 +151,7 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
       let released = false;
       return {
         endpoint,
+        key,
         origin,
         pool: pools.get(origin, poolOptions),
         release() {

@@ -8,7 +8,6 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResponseFlag } from '../errors.js';
 import type { Cluster, UpstreamLease } from './cluster.js';
-import { endpointKey } from './endpoint.js';
 import { upstreamFailures, type UpstreamFailure } from './error-map.js';
 import { forwardRequest, type AttemptOutcome } from './forward.js';
 import type { PickContext } from './lb/index.js';
@@ -92,9 +91,8 @@ export async function forwardWithRetries(options: RetryingForwardOptions): Promi
       lease.release();
       return localFailure(res, upstreamFailures.overflow, body);
     }
-    const key = endpointKey(lease.endpoint);
-    tried.add(key);
-    options.onTry(key);
+    tried.add(lease.key);
+    options.onTry(lease.key);
     // Envoy's x-envoy-attempt-count, which Istio turns on for every route.
     headers['x-envoy-attempt-count'] = String(tryNumber);
     let outcome: AttemptOutcome;
