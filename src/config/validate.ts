@@ -128,7 +128,8 @@ function checkSchema(loaded: LoadedResource, issues: ConfigIssue[]): Checked | (
   }
   const parsed = schema.safeParse(withoutNulls(loaded.spec), { reportInput: true });
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) reportZodIssue(issue, entry.report);
+    const reference = loaded.apiVersion.startsWith('meshgate.dev/') ? `meshgate's ${loaded.kind} (README)` : 'the Istio API';
+    for (const issue of parsed.error.issues) reportZodIssue(issue, entry.report, reference);
     return entry;
   }
   const { apiVersion, kind, metadata, file, line, locate } = loaded;
@@ -136,12 +137,12 @@ function checkSchema(loaded: LoadedResource, issues: ConfigIssue[]): Checked | (
   return entry;
 }
 
-function reportZodIssue(issue: z.core.$ZodIssue, report: Report): void {
+function reportZodIssue(issue: z.core.$ZodIssue, report: Report, reference: string): void {
   const path: FieldPath = ['spec', ...issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment))];
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
     case 'unrecognized_keys':
-      for (const key of issue.keys) report([...path, key], 'MG_ERR_CONFIG_FIELD_UNKNOWN', `unknown field ${JSON.stringify(key)}; check its spelling and indentation against the Istio API`);
+      for (const key of issue.keys) report([...path, key], 'MG_ERR_CONFIG_FIELD_UNKNOWN', `unknown field ${JSON.stringify(key)}; check its spelling and indentation against ${reference}`);
       return;
     case 'invalid_type':
       if (input === undefined) report(path, 'MG_ERR_CONFIG_FIELD_REQUIRED', `required field ${JSON.stringify(lastKey(path))} is missing (expected ${describeExpected(issue.expected)})`);
