@@ -1,6 +1,7 @@
 // What the proxy benchmark measures: each case is one kind of traffic (wrk's Lua shapes it),
 // the meshgate config that serves it, and a probe request that must succeed before any load.
 import { scaleConfigYaml, scaleRequests, singleRouteConfigYaml, type StaticEndpoint } from './config-generator.js';
+import type { TlsFiles } from './tls-material.js';
 
 export interface Probe {
   readonly method: 'GET' | 'POST';
@@ -22,7 +23,9 @@ export interface BenchCase {
   readonly probe: Probe;
   /** Peers (nginx, HAProxy, the reference proxy) always run one catch-all route; this says so when it matters. */
   readonly peerNote?: string;
-  meshgateConfig(gatewayPort: number, upstream: StaticEndpoint): string;
+  /** Every target, the direct upstream included, serves HTTPS with the run's certificate. */
+  readonly tls?: true;
+  meshgateConfig(gatewayPort: number, upstream: StaticEndpoint, tls: TlsFiles | undefined): string;
 }
 
 const scale = { virtualServices: 1000, routesPerService: 10 } as const;
@@ -84,10 +87,23 @@ wrk.headers["Content-Type"] = "application/octet-stream"`,
     probe: { method: 'GET', path: `/bytes/${mib}`, expectedBodyBytes: mib },
     meshgateConfig: singleRouteConfigYaml,
   },
-];
-
-/** Cases whose meshgate feature does not exist yet: reported as such, never measured. */
-export const notBuiltCases: readonly { readonly title: string; readonly reason: string }[] = [
-  { title: 'HTTPS keep-alive GET, small body', reason: 'not built yet: comes with the TLS termination issue' },
-  { title: 'HTTPS, new TLS connection per request', reason: 'not built yet: comes with the TLS termination issue' },
+  {
+    id: 'tls',
+    title: 'HTTPS GET keep-alive, small body',
+    path: '/',
+    requestLua: '',
+    probe: { method: 'GET', path: '/' },
+    tls: true,
+    meshgateConfig: singleRouteConfigYaml,
+  },
+  {
+    id: 'tls-handshake',
+    title: 'HTTPS GET, new TLS connection per request (req/s = full handshakes/s)',
+    path: '/',
+    // wrk reconnects after each `Connection: close` answer and keeps no TLS session to resume.
+    requestLua: 'wrk.headers["Connection"] = "close"',
+    probe: { method: 'GET', path: '/' },
+    tls: true,
+    meshgateConfig: singleRouteConfigYaml,
+  },
 ];

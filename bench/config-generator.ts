@@ -1,6 +1,8 @@
 // The meshgate configurations the benchmarks run, as Istio YAML text. Shared by the config
 // scale benchmark (compiled, never served) and the proxy benchmark (served to wrk).
 
+import type { TlsFiles } from './tls-material.js';
+
 export interface StaticEndpoint {
   readonly address: string;
   readonly port: number;
@@ -94,16 +96,21 @@ export function scaleRequests(options: Pick<ScaleConfigOptions, 'virtualServices
   });
 }
 
-/** A Gateway for every host on `gatewayPort` and one VirtualService sending everything to `endpoint`. */
-export function singleRouteConfigYaml(gatewayPort: number, endpoint: StaticEndpoint): string {
+/** A Gateway for every host on `gatewayPort` (HTTPS with `tls`) and one VirtualService sending everything to `endpoint`. */
+export function singleRouteConfigYaml(gatewayPort: number, endpoint: StaticEndpoint, tls?: TlsFiles): string {
+  const server =
+    tls === undefined
+      ? `{ number: ${gatewayPort}, name: http, protocol: HTTP }`
+      : `{ number: ${gatewayPort}, name: https, protocol: HTTPS }
+      tls: { mode: SIMPLE, serverCertificate: ${JSON.stringify(tls.certFile)}, privateKey: ${JSON.stringify(tls.keyFile)} }`;
   return [
     `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: edge }
 spec:
   servers:
-    - port: { number: ${gatewayPort}, name: http, protocol: HTTP }
-      hosts: ["*"]`,
+    - hosts: ["*"]
+      port: ${server}`,
     `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: upstream }

@@ -3,14 +3,17 @@
 // routing, no filters, no access log. What meshgate costs beyond this is what its features cost.
 // It imports only fastify and undici: run.ts transpiles it and runs it with plain node.
 //
-//   node reference-proxy.mjs UPSTREAM_PORT      prints {"port":N} once listening on 127.0.0.1
+//   node reference-proxy.mjs UPSTREAM_PORT [CERT KEY]
+//   prints {"port":N} once listening on 127.0.0.1 (HTTPS with CERT and KEY)
+import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
 
 const upstreamPort = Number(process.argv[2]);
-if (!Number.isInteger(upstreamPort) || upstreamPort <= 0) throw new Error('usage: reference-proxy UPSTREAM_PORT');
+const [certFile, keyFile] = process.argv.slice(3);
+if (!Number.isInteger(upstreamPort) || upstreamPort <= 0) throw new Error('usage: reference-proxy UPSTREAM_PORT [CERT KEY]');
 
 // Connection-scoped headers (RFC 9110 7.6.1) cannot be forwarded; undici refuses most of them.
 const hopByHop: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect']);
@@ -22,7 +25,9 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
 }
 
 const pool = new Pool(`http://127.0.0.1:${upstreamPort}`);
-const app = Fastify({ logger: false });
+// `https: null` makes fastify serve plain HTTP (one instance type for both, unlike two calls).
+const tls = certFile === undefined || keyFile === undefined ? null : { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+const app = Fastify({ logger: false, https: tls });
 // Bodies stream through unread: no parser may consume them (or refuse their content type).
 app.removeAllContentTypeParsers();
 app.addContentTypeParser('*', (_request, _payload, done) => done(null));

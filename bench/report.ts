@@ -22,8 +22,8 @@ const baselines = [
   { id: 'reference', column: 'vs reference' },
 ] as const;
 
-/** `rows` in order, grouped by case; `notBuilt` rows say which cases cannot be measured yet. */
-export function markdownTable(rows: readonly CaseRow[], notBuilt: readonly { title: string; reason: string }[]): string {
+/** `rows` in order, grouped by case. */
+export function markdownTable(rows: readonly CaseRow[]): string {
   const medianRps = new Map<string, number>();
   for (const row of rows) {
     if (row.result.kind === 'measured') medianRps.set(`${row.caseTitle}\n${row.targetId}`, median(row.result.runs.map((r) => r.requestsPerSecond)));
@@ -55,7 +55,6 @@ export function markdownTable(rows: readonly CaseRow[], notBuilt: readonly { tit
       ].join(' | ')} |`,
     );
   }
-  for (const { title, reason } of notBuilt) lines.push(`| ${title} | all | ${reason} |${' |'.repeat(header.length - 3)}`);
   return lines.join('\n');
 }
 

@@ -10,12 +10,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchCases, notBuiltCases, type BenchCase } from './cases.js';
+import { benchCases, type BenchCase } from './cases.js';
 import { waitUntilServing } from './probe.js';
 import { treeRssBytes } from './process-tree.js';
 import { compileNodeScript, startProcess, stopAllProcesses } from './processes.js';
 import { describeErrors, markdownTable, type CaseRow, type TargetResult } from './report.js';
 import { benchTargets, peerInstallHint, peerVersion, type RunningTarget, type Target } from './targets.js';
+import { createTlsFiles, type TlsFiles } from './tls-material.js';
 import { runWrk, wrkScript, wrkVersion } from './wrk.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -84,17 +85,18 @@ function oneLine(err: unknown): string {
   return text.replace(/\s+/g, ' ').replace(/\|/g, '/').slice(0, 300);
 }
 
-async function measure(target: Target, benchCase: BenchCase, load: LoadOptions, files: { workRoot: string; upstreamScript: string; luaScript: string }): Promise<TargetResult> {
+async function measure(target: Target, benchCase: BenchCase, load: LoadOptions, files: { workRoot: string; upstreamScript: string; luaScript: string; tls: TlsFiles | undefined }): Promise<TargetResult> {
   const tag = `[${benchCase.id}] ${target.label}`;
   const upstream = startProcess('upstream', process.execPath, [files.upstreamScript], 'pipe');
   let running: RunningTarget | undefined;
   try {
     const upstreamPort = await upstream.announcedPort(10_000);
     const workDir = await mkdtemp(path.join(files.workRoot, `${benchCase.id}-${target.id}-`));
-    running = await target.start({ benchCase, upstream: { port: upstreamPort, process: upstream }, workDir });
-    await waitUntilServing(running.port, benchCase.probe, running.process, running.startTimeoutMs);
+    const tls = benchCase.tls === true ? files.tls : undefined;
+    running = await target.start({ benchCase, upstream: { port: upstreamPort, process: upstream }, workDir, tls });
+    await waitUntilServing(running.port, benchCase.probe, tls !== undefined, running.process, running.startTimeoutMs);
     const wrkLoad = {
-      url: `http://127.0.0.1:${running.port}${benchCase.path}`,
+      url: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${running.port}${benchCase.path}`,
       threads: Math.min(wrkThreads, load.connections),
       connections: load.connections,
       scriptPath: files.luaScript,
@@ -151,8 +153,10 @@ async function main(): Promise<number> {
   const loadBefore = os.loadavg()[0]!;
   const upstreamScript = await compileNodeScript(repoRoot, path.join(repoRoot, 'bench', 'upstream.ts'));
   const referenceProxyScript = await compileNodeScript(repoRoot, path.join(repoRoot, 'bench', 'reference-proxy.ts'));
+  const tls = load.cases.some((c) => c.tls === true) ? await createTlsFiles(workRoot) : undefined;
   const targets = benchTargets({
     node: process.execPath,
+    upstreamScript,
     referenceProxyScript,
     meshgateCli,
     meshgateHasWorkers: meshgateCli !== undefined && meshgateHasWorkers(meshgateCli),
@@ -172,7 +176,7 @@ async function main(): Promise<number> {
       const result: TargetResult =
         target.skipReason !== undefined
           ? { kind: 'skipped', reason: target.skipReason }
-          : await measure(target, benchCase, load, { workRoot, upstreamScript, luaScript });
+          : await measure(target, benchCase, load, { workRoot, upstreamScript, luaScript, tls });
       rows.push({ caseTitle: benchCase.title, targetId: target.id, targetLabel: target.label, result });
     }
   }
@@ -187,9 +191,10 @@ async function main(): Promise<number> {
 - **the ${cpus.length} cores are shared** by wrk (${wrkThreads} threads), the upstream and the target, all on 127.0.0.1: the figures compare targets on this machine, they are not what a dedicated gateway host does; "direct" is the upstream's own limit under the same load
 - req/s: median of the runs (min-max); p50/p99: wrk's latency percentiles, median of the runs; RSS: VmRSS of the target and its child processes after the last run; errors: socket errors and non-2xx/3xx answers over all measured runs
 - load average (1 min) when the benchmark started: ${loadBefore.toFixed(2)} (well above 0 means other work was sharing the cores too)
-- access logs: meshgate one line per request, nginx its combined format (both to /dev/null); HAProxy and the reference proxy log nothing
+${tls === undefined ? '' : `- HTTPS cases: every target (and "direct", a second upstream process) serves HTTPS with a ${tls.description}; the proxies forward plain HTTP to the upstream
+`}- access logs: meshgate one line per request, nginx its combined format (both to /dev/null); HAProxy and the reference proxy log nothing
 ${load.cases.flatMap((c) => (c.peerNote === undefined ? [] : [`- ${c.title}: ${c.peerNote}\n`])).join('')}
-${markdownTable(rows, notBuiltCases)}
+${markdownTable(rows)}
 `;
   process.stdout.write(`\n${report}`);
   const resultsFile = path.join(repoRoot, 'bench', 'results', `${date}-${sha}.md`);

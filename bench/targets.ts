@@ -6,12 +6,15 @@ import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BenchCase } from './cases.js';
 import { freePort, startProcess, type ManagedProcess } from './processes.js';
+import type { TlsFiles } from './tls-material.js';
 
 export interface TargetContext {
   readonly benchCase: BenchCase;
   readonly upstream: { readonly port: number; readonly process: ManagedProcess };
   /** An empty folder for this start's config files. */
   readonly workDir: string;
+  /** Set in the HTTPS cases: the target serves HTTPS with it (upstreams stay plain HTTP). */
+  readonly tls: TlsFiles | undefined;
 }
 
 export interface RunningTarget {
@@ -33,6 +36,7 @@ export interface Target {
 
 export interface TargetEnvironment {
   readonly node: string;
+  readonly upstreamScript: string;
   readonly referenceProxyScript: string;
   /** dist/cli.js, or undefined when meshgate is not built. */
   readonly meshgateCli: string | undefined;
@@ -51,13 +55,18 @@ export function benchTargets(env: TargetEnvironment): Target[] {
     {
       id: 'direct',
       label: 'direct to the upstream',
-      start: async ({ upstream }) => ({ port: upstream.port, process: upstream.process, startTimeoutMs, stop: async () => undefined }),
+      start: async ({ upstream, tls }) => {
+        if (tls === undefined) return { port: upstream.port, process: upstream.process, startTimeoutMs, stop: async () => undefined };
+        // The proxies' upstream stays plain HTTP; "direct" over HTTPS is a second upstream serving it.
+        const httpsUpstream = startProcess('upstream (HTTPS)', env.node, [env.upstreamScript, ...tlsArgs(tls)], 'pipe');
+        return { port: await httpsUpstream.announcedPort(startTimeoutMs), process: httpsUpstream, startTimeoutMs, stop: () => httpsUpstream.stop() };
+      },
     },
     {
       id: 'reference',
       label: 'reference proxy (fastify + undici Pool)',
-      start: async ({ upstream }) => {
-        const proxy = startProcess('reference proxy', env.node, [env.referenceProxyScript, String(upstream.port)], 'pipe');
+      start: async ({ upstream, tls }) => {
+        const proxy = startProcess('reference proxy', env.node, [env.referenceProxyScript, String(upstream.port), ...tlsArgs(tls)], 'pipe');
         return { port: await proxy.announcedPort(startTimeoutMs), process: proxy, startTimeoutMs, stop: () => proxy.stop() };
       },
     },
@@ -94,7 +103,7 @@ export function benchTargets(env: TargetEnvironment): Target[] {
 
 async function startMeshgate(env: TargetEnvironment, context: TargetContext, workerArgs: readonly string[]): Promise<RunningTarget> {
   const port = await freePort();
-  await writeFile(path.join(context.workDir, 'meshgate.yaml'), context.benchCase.meshgateConfig(port, { address: '127.0.0.1', port: context.upstream.port }));
+  await writeFile(path.join(context.workDir, 'meshgate.yaml'), context.benchCase.meshgateConfig(port, { address: '127.0.0.1', port: context.upstream.port }, context.tls));
   // The access log (stdout) goes to /dev/null: written, as in production, but not kept.
   const args = [env.meshgateCli!, 'run', '--config', context.workDir, '--no-admin', '--no-watch', '--log-level', 'warn', '--drain-timeout', '1s', ...workerArgs];
   const gateway = startProcess('meshgate', env.node, args, 'ignore');
@@ -123,7 +132,9 @@ http {
     keepalive 64;
   }
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${context.tls === undefined ? '' : ` ssl;
+    ssl_certificate ${context.tls.certFile};
+    ssl_certificate_key ${context.tls.keyFile}`};
     location / {
       proxy_pass http://upstream_bench;
       proxy_http_version 1.1;
@@ -153,7 +164,7 @@ defaults
   timeout server 60s
   http-reuse always
 frontend bench
-  bind 127.0.0.1:${port}
+  bind 127.0.0.1:${port}${context.tls === undefined ? '' : ` ssl crt ${context.tls.combinedFile}`}
   default_backend upstream_bench
 backend upstream_bench
   server upstream 127.0.0.1:${context.upstream.port}
@@ -161,6 +172,11 @@ backend upstream_bench
   );
   const haproxy = startProcess('haproxy', 'haproxy', ['-f', config, '-db'], 'pipe');
   return { port, process: haproxy, startTimeoutMs, stop: () => haproxy.stop() };
+}
+
+/** The arguments with which upstream.ts and reference-proxy.ts serve HTTPS. */
+function tlsArgs(tls: TlsFiles | undefined): string[] {
+  return tls === undefined ? [] : [tls.certFile, tls.keyFile];
 }
 
 /** The first line a peer prints about its version, or undefined when it is not installed. */

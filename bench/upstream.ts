@@ -1,13 +1,15 @@
 // The upstream every benchmark case proxies to, run as its own process so that it does not
-// share an event loop with the load generator or the proxy. It imports nothing but node:http:
-// run.ts transpiles it and runs it with plain node.
+// share an event loop with the load generator or the proxy. It imports nothing but node's own
+// modules: run.ts transpiles it and runs it with plain node.
 //
-//   node upstream.mjs        prints {"port":N} once listening on 127.0.0.1
+//   node upstream.mjs [CERT KEY]   prints {"port":N} once listening on 127.0.0.1 (HTTPS with CERT and KEY)
 //
 //   POST/PUT any path     echoes the request body back, streamed
 //   GET /bytes/N          N bytes (up to 16 MiB), e.g. /bytes/1048576
 //   anything else         a fixed small body
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 
 const smallBody = Buffer.from('hello from the meshgate bench upstream\n');
 const maxSizedBytes = 16 * 1024 * 1024;
@@ -23,7 +25,9 @@ function sizedBody(size: number): Buffer {
   return body;
 }
 
-const server = http.createServer((req, res) => {
+const [certFile, keyFile] = process.argv.slice(2);
+
+const handler: http.RequestListener = (req, res) => {
   if (req.method === 'POST' || req.method === 'PUT') {
     const length = req.headers['content-length'];
     res.writeHead(200, { 'content-type': 'application/octet-stream', ...(length === undefined ? {} : { 'content-length': length }) });
@@ -35,7 +39,11 @@ const server = http.createServer((req, res) => {
   const body = Number.isInteger(size) && size >= 0 && size <= maxSizedBytes ? sizedBody(size) : smallBody;
   res.writeHead(200, { 'content-type': body === smallBody ? 'text/plain' : 'application/octet-stream', 'content-length': body.length });
   res.end(body);
-});
+};
+const server =
+  certFile === undefined || keyFile === undefined
+    ? http.createServer(handler)
+    : https.createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, handler);
 // Longer than any proxy's idle timeout for upstream connections, so that no proxy picks a
 // kept-alive connection the upstream is closing at that moment (a 502 that is not the proxy's).
 server.keepAliveTimeout = 120_000;

@@ -4,6 +4,7 @@ import { createHttpListener, type HttpListener } from './listeners/http-listener
 import { createHttpHandler, type ListenerRef } from './listeners/http-handler.js';
 import { createClusterManager } from './upstream/cluster-manager.js';
 import { createPoolRegistry } from './upstream/pool-registry.js';
+import { createMirrors } from './upstream/mirror.js';
 import type { AccessLog } from './observability/access-log.js';
 
 // What serves traffic: the listeners and the upstream clusters of the current snapshot. Applying
@@ -49,7 +50,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const open = new Map<string, OpenListener>();
   const draining = new Set<Promise<void>>();
   const clusters = createClusterManager({ pools: createPoolRegistry(), logger });
-  const handlerDeps = { clusters, accessLog: options.accessLog, logger };
+  const handlerDeps = { clusters, mirrors: createMirrors({ logger }), accessLog: options.accessLog, logger };
 
   const closeListener = (name: string): Promise<void> => {
     const entry = open.get(name);

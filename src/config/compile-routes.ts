@@ -1,4 +1,5 @@
-import type { CorsPolicy, Headers, HTTPRoute, HTTPMatchRequest, VirtualServiceSpec } from './kinds/virtual-service.js';
+import type { CorsPolicy, Destination, Headers, HTTPRoute, HTTPMatchRequest, VirtualServiceSpec } from './kinds/virtual-service.js';
+import type { FieldPath } from './issue.js';
 import type { Resource } from './validate.js';
 import type { HttpRoute, RouteAction, RouteDestination } from './snapshot.js';
 import type { IssueSink } from './compile-issues.js';
@@ -13,6 +14,8 @@ import { compileRewrite } from '../routing/actions/rewrite.js';
 import { compileDirectResponse } from '../routing/actions/direct-response.js';
 import { compileHeaderOperations, requestAuthority } from '../filters/headers/header-edits.js';
 import { compileCors } from '../filters/cors/cors.js';
+import { compileFault } from '../filters/fault/fault.js';
+import { compileMirrorPolicies } from './compile-mirrors.js';
 import { compileRouteRetries } from './compile-retries.js';
 
 // VirtualService http[] -> the ordered routes of one gateway's virtual hosts. Istio turns each
@@ -20,7 +23,7 @@ import { compileRouteRetries } from './compile-retries.js';
 // drops blocks whose `gateways` do not name the gateway being built.
 
 /** HTTPRoute fields that validate but that this build does not act on yet, with the issue that adds them. */
-const notYetActedOn: readonly (keyof HTTPRoute)[] = ['fault', 'mirror', 'mirrors', 'mirrorPercentage', 'delegate'];
+const notYetActedOn: readonly (keyof HTTPRoute)[] = ['delegate'];
 
 export interface RouteCompileContext {
   readonly registry: ServiceRegistry;
@@ -83,8 +86,7 @@ function compileAction(
   if (http.directResponse !== undefined) return { kind: 'direct', ...compileDirectResponse(http.directResponse) };
   const routeHeaders = http.headers;
 
-  const destinations = (http.route ?? []).map((route, i): { weight: number; value: RouteDestination } => {
-    const destination = route.destination;
+  const clusterOf = (destination: Destination, fieldPath: FieldPath): string => {
     const host = resolveShortName(destination.host, vs.metadata.namespace);
     const resolution = resolveCluster(
       { host, ...(destination.subset === undefined ? {} : { subset: destination.subset }), ...(destination.port?.number === undefined ? {} : { port: destination.port.number }) },
@@ -92,19 +94,24 @@ function compileAction(
       context.registry,
     );
     if (resolution.problem !== undefined) {
-      reportPortProblem(vs, [...path, 'route', i, 'destination'], host, resolution.problem, context.issues);
+      reportPortProblem(vs, [...path, ...fieldPath], host, resolution.problem, context.issues);
     }
     context.clusters.set(resolution.config.name, resolution.config);
-    return {
-      // Istio: a lone destination takes all traffic whatever its weight says.
-      weight: http.route!.length === 1 ? 1 : (route.weight ?? 0),
-      value: destinationOf(resolution.config.name, routeHeaders, route.headers),
-    };
-  });
-  // Istio's timeout is off unless set; 0s also means off.
-  const timeout = http.timeout === undefined || http.timeout === 0 ? {} : { timeoutMs: http.timeout };
-  const retry = compileRouteRetries(vs, http.retries, [...path, 'retries'], context.issues);
-  return { kind: 'forward', pickDestination: createWeightedPicker(destinations), ...timeout, ...(retry === undefined ? {} : { retry }) };
+    return resolution.config.name;
+  };
+  const destinations = (http.route ?? []).map((route, i): { weight: number; value: RouteDestination } => ({
+    // Istio: a lone destination takes all traffic whatever its weight says.
+    weight: http.route!.length === 1 ? 1 : (route.weight ?? 0),
+    value: destinationOf(clusterOf(route.destination, ['route', i, 'destination']), routeHeaders, route.headers),
+  }));
+  const fault = http.fault === undefined ? {} : { fault: compileFault(http.fault) };
+  const mirrors = compileMirrorPolicies(http, clusterOf);
+  // Istio's timeout is off unless set; 0s also means off; a route with a fault has none.
+  const timeout = http.timeout === undefined || http.timeout === 0 || http.fault !== undefined ? {} : { timeoutMs: http.timeout };
+  // Retries are still checked where written; a route with a fault has none either (Istio).
+  const compiledRetry = compileRouteRetries(vs, http.retries, [...path, 'retries'], context.issues);
+  const retry = compiledRetry === undefined || http.fault !== undefined ? {} : { retry: compiledRetry };
+  return { kind: 'forward', pickDestination: createWeightedPicker(destinations), ...timeout, ...retry, ...fault, ...(mirrors.length === 0 ? {} : { mirrors }) };
 }
 
 // Istio reads the deprecated `allowOrigin` list as exact origins when `allowOrigins` is absent,

@@ -7,6 +7,8 @@ import type { CompiledCors } from '../filters/cors/cors.js';
 import type { DirectResponse } from '../routing/actions/direct-response.js';
 import type { Redirect, RedirectRequest } from '../routing/actions/redirect.js';
 import type { Rewritten } from '../routing/actions/rewrite.js';
+import type { FaultConfig } from '../filters/fault/fault.js';
+import type { MirrorPolicy } from '../upstream/mirror.js';
 import type { RetryPolicy } from '../upstream/retry-policy.js';
 
 // The compiled configuration: everything the data plane reads, built once per reload and
@@ -54,10 +56,14 @@ export type RouteAction =
   | {
       readonly kind: 'forward';
       pickDestination(): RouteDestination;
-      /** Istio's http[].timeout: the whole request, 504 UT when it passes. */
+      /** Istio's http[].timeout: the whole request, 504 UT when it passes. Never set on a route with a fault. */
       readonly timeoutMs?: number;
-      /** Istio's http[].retries (its default policy when absent); undefined when `attempts: 0`. */
+      /** Istio's http[].retries (its default policy when absent); undefined when `attempts: 0` or the route has a fault. */
       readonly retry?: RetryPolicy;
+      /** Istio's http[].fault. Istio's rule: timeouts and retries do not apply to a route that has one. */
+      readonly fault?: FaultConfig;
+      /** Istio's mirror/mirrors, with a percentage above 0. */
+      readonly mirrors?: readonly MirrorPolicy[];
       /** Rewrites the path (query included) and authority sent upstream (Istio's rewrite). */
       rewrite?(path: string, authority: string): Rewritten;
     };

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
+import type { ResponseFlag } from '../errors.js';
 import type { HttpRoute, ListenerConfig, RouteDestination } from '../config/snapshot.js';
 import { createRequestView, type RequestView } from '../routing/request-view.js';
 import type { ClusterManager, ManagedCluster } from '../upstream/cluster-manager.js';
@@ -14,6 +15,8 @@ import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js'
 import { buildUpstreamRequestHeaders } from '../upstream/request-headers.js';
 import { upstreamFailures } from '../upstream/error-map.js';
 import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
+import type { Mirrors } from '../upstream/mirror.js';
+import { runFault } from '../filters/fault/fault.js';
 
 // The one handler of a listener: route the request against the current snapshot, answer it
 // here (no route, CORS preflight, redirect, direct response) or pick a destination and an
@@ -27,6 +30,7 @@ export interface ListenerRef {
 
 export interface HttpHandlerDeps {
   readonly clusters: ClusterManager;
+  readonly mirrors: Mirrors;
   readonly accessLog: AccessLog;
   readonly logger: Logger;
 }
@@ -48,10 +52,12 @@ interface Exchange {
   cluster?: string;
   upstreamHost?: string;
   forwardedFor?: string;
+  /** Fault injection delayed the request (flag DI, besides the outcome's own). */
+  faultDelayed?: boolean;
 }
 
 export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): HttpHandler {
-  const { clusters, accessLog, logger } = deps;
+  const { clusters, mirrors, accessLog, logger } = deps;
 
   const begin = (req: IncomingMessage): { exchange: Exchange; view: RequestView } => {
     // Envoy gives every request an id, local replies included, so logs can name each one.
@@ -102,6 +108,16 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const route = found.route;
     exchange.route = route;
 
+    // Istio puts Envoy's fault filter before CORS and the router: a delay, then maybe the
+    // gateway's own answer, preflights included.
+    if (route.action.kind === 'forward' && route.action.fault !== undefined) {
+      const step = runFault(route.action.fault, req, res);
+      // Only a delay waits: every other request goes on in the same turn.
+      const fault = step instanceof Promise ? await step : step;
+      exchange.faultDelayed = fault.delayed;
+      if (fault.outcome !== undefined) return finish(exchange, fault.outcome);
+    }
+
     const preflight = route.cors?.preflight(req);
     if (preflight !== undefined) return finish(exchange, withDetail(sendLocalReply(res, preflight.status, '', undefined, preflight.headers), 'cors_response'));
 
@@ -126,24 +142,38 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const { path, headers } = upstreamRequest(view, route, destination, req);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
     const corsHeaders = route.cors?.responseHeaders(req.headers.origin);
-    const outcome = await forwardWithRetries({
-      req,
-      res,
-      cluster: managed.cluster,
-      lease: chosen,
-      pick: context,
-      path,
-      headers,
-      ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
-      ...(action.retry === undefined ? {} : { retry: action.retry }),
-      editResponseHeaders: (response) => {
-        destination.responseHeaders?.(response);
-        if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
-        if (setCookie !== undefined) appendSetCookie(response, setCookie);
-      },
-      onTry: (endpoint) => (exchange.upstreamHost = endpoint),
-    });
-    finish(exchange, outcome);
+    const mirrored =
+      action.mirrors === undefined
+        ? undefined
+        : mirrors.start(action.mirrors, {
+            req,
+            path,
+            headers,
+            ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
+            lease: async (cluster) => (await lease(clusters.get(cluster), req, view)).lease,
+          });
+    try {
+      const outcome = await forwardWithRetries({
+        req,
+        res,
+        cluster: managed.cluster,
+        lease: chosen,
+        pick: context,
+        path,
+        headers,
+        ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
+        ...(action.retry === undefined ? {} : { retry: action.retry }),
+        editResponseHeaders: (response) => {
+          destination.responseHeaders?.(response);
+          if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
+          if (setCookie !== undefined) appendSetCookie(response, setCookie);
+        },
+        onTry: (endpoint) => (exchange.upstreamHost = endpoint),
+      });
+      finish(exchange, outcome);
+    } finally {
+      mirrored?.();
+    }
   };
 
   const handleUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
@@ -219,6 +249,11 @@ function appendSetCookie(headers: OutgoingHttpHeaders, cookie: string): void {
   headers['set-cookie'] = existing === undefined ? cookie : [...(Array.isArray(existing) ? existing : [String(existing)]), cookie];
 }
 
+function responseFlagsOf(outcome: RetryingOutcome, delayed: boolean): Pick<AccessLogEntry, 'responseFlags'> {
+  const flags = [outcome.flag, outcome.extraFlag, delayed ? 'DI' : undefined].filter((flag): flag is ResponseFlag => flag !== undefined);
+  return flags.length === 0 ? {} : { responseFlags: flags };
+}
+
 function accessLogEntry(exchange: Exchange, outcome: RetryingOutcome): AccessLogEntry {
   const { req } = exchange;
   const header = (name: string) => {
@@ -231,8 +266,7 @@ function accessLogEntry(exchange: Exchange, outcome: RetryingOutcome): AccessLog
     path: req.url ?? '-',
     protocol: `HTTP/${req.httpVersion}`,
     responseCode: outcome.status,
-    ...(outcome.flag === undefined ? {} : { responseFlag: outcome.flag }),
-    ...(outcome.extraFlag === undefined ? {} : { extraResponseFlag: outcome.extraFlag }),
+    ...responseFlagsOf(outcome, exchange.faultDelayed === true),
     ...(outcome.detail === undefined ? {} : { responseCodeDetails: outcome.detail }),
     bytesReceived: outcome.bytesReceived,
     bytesSent: outcome.bytesSent,

@@ -24,9 +24,8 @@ export interface AccessLogEntry {
   readonly protocol: string;
   /** 0 when no response was sent. */
   readonly responseCode: number;
-  readonly responseFlag?: ResponseFlag;
-  /** A second flag, printed after responseFlag as Envoy prints several ("UF,URX": retries ran out on a connection failure). */
-  readonly extraResponseFlag?: ResponseFlag;
+  /** Printed in Envoy's order, comma-separated ("DI,FI"), whatever order they are given in. */
+  readonly responseFlags?: readonly ResponseFlag[];
   readonly responseCodeDetails?: string;
   readonly connectionTerminationDetails?: string;
   readonly upstreamTransportFailureReason?: string;
@@ -55,7 +54,7 @@ export function formatAccessLogText(entry: AccessLogEntry): string {
   return (
     `[${new Date(entry.startTime).toISOString()}] ` +
     `"${text(entry.method)} ${text(entry.path)} ${text(entry.protocol)}" ` +
-    `${entry.responseCode} ${flags(entry)} ${text(entry.responseCodeDetails)} ` +
+    `${entry.responseCode} ${flagsText(entry.responseFlags)} ${text(entry.responseCodeDetails)} ` +
     `${text(entry.connectionTerminationDetails)} "${text(entry.upstreamTransportFailureReason)}" ` +
     `${entry.bytesReceived} ${entry.bytesSent} ${Math.round(entry.durationMs)} ` +
     `${entry.upstreamServiceTimeMs === undefined ? '-' : Math.round(entry.upstreamServiceTimeMs)} ` +
@@ -103,12 +102,20 @@ export function createAccessLog(write: (text: string) => void = (text) => proces
   });
 }
 
-function flags(entry: AccessLogEntry): string {
-  if (entry.extraResponseFlag === undefined) return text(entry.responseFlag);
-  return entry.responseFlag === undefined ? entry.extraResponseFlag : `${entry.responseFlag},${entry.extraResponseFlag}`;
-}
-
 /** A value as Envoy prints it: `-` when missing or empty. (Node's parser lets no CR/LF into headers.) */
 function text(value: string | undefined): string {
   return value === undefined || value === '' ? '-' : value;
+}
+
+// Envoy's %RESPONSE_FLAGS% order (ResponseFlagUtils), for the flags meshgate sets.
+const envoyFlagOrder: readonly ResponseFlag[] = ['UH', 'UT', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'DC', 'URX', 'UPE'];
+
+function flagsText(flags: readonly ResponseFlag[] | undefined): string {
+  if (flags === undefined || flags.length === 0) return '-';
+  if (flags.length === 1) return flags[0] as string;
+  const rank = (flag: ResponseFlag) => {
+    const index = envoyFlagOrder.indexOf(flag);
+    return index === -1 ? envoyFlagOrder.length : index;
+  };
+  return [...flags].sort((a, b) => rank(a) - rank(b)).join(',');
 }

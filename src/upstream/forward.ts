@@ -5,6 +5,7 @@ import { MeshgateError, type ResponseFlag } from '../errors.js';
 import { mapUpstreamError, resetAfterResponseStarted, upstreamFailures, type UpstreamFailure } from './error-map.js';
 import { sendLocalReply, type ForwardOutcome } from './local-reply.js';
 import { buildDownstreamResponseHeaders } from './request-headers.js';
+import { requestHasBody } from './request-body.js';
 
 export type { ForwardOutcome } from './local-reply.js';
 
@@ -72,11 +73,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     private readonly options: ForwardOptions,
     private readonly resolve: (outcome: AttemptOutcome) => void,
   ) {
-    const { headers } = options.req;
-    this.hasBody =
-      options.body === undefined
-        ? headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')
-        : options.body.length > 0;
+    this.hasBody = options.body === undefined ? requestHasBody(options.req.headers) : options.body.length > 0;
     if (options.body !== undefined) this.bytesReceived = options.body.length;
   }
 

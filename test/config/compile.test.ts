@@ -330,7 +330,7 @@ spec:
   t.is(destination('/').requestHeaders, undefined);
 });
 
-test('route fields not acted on yet (fault, mirror, delegate) are reported as MG_ERR_CONFIG_UNSUPPORTED warnings at file:line', async (t) => {
+test('route fields not acted on yet (delegate) are reported as MG_ERR_CONFIG_UNSUPPORTED warnings at file:line', async (t) => {
   const yaml = `${gw('edge', 'default', '  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}')}apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: extras}
@@ -339,8 +339,7 @@ spec:
   gateways: [edge]
   http:
   - timeout: 5s
-    fault: {abort: {httpStatus: 503, percentage: {value: 10}}}
-    mirror: {host: shadow.internal, port: {number: 80}}
+    retries: {attempts: 2, retryRemoteLocalities: true}
     route: [{destination: {host: a.internal, port: {number: 80}}}]
   - match: [{uri: {prefix: /team}}]
     delegate: {name: team-routes, namespace: team}
@@ -351,8 +350,7 @@ spec:
   t.deepEqual(
     unsupported.map((i) => [i.severity, i.file, i.line, i.path, i.resource]),
     [
-      ['warning', file, lineOf(yaml, 'fault:'), 'spec.http[0].fault', 'default/extras'],
-      ['warning', file, lineOf(yaml, 'mirror:'), 'spec.http[0].mirror', 'default/extras'],
+      ['warning', file, lineOf(yaml, 'retryRemoteLocalities'), 'spec.http[0].retries.retryRemoteLocalities', 'default/extras'],
       ['warning', file, lineOf(yaml, 'delegate:'), 'spec.http[1].delegate', 'default/extras'],
     ],
   );

@@ -58,7 +58,8 @@ test('a route timeout answers 504 UT; a route without one waits', async (t) => {
 
 test('the 504 UT comes within 10% of the configured timeout', async (t) => {
   // Never answers; closing the test upstream ends its connections.
-  const { port, gateway } = await startTimedGateway(t, () => {}, '/hang', '1s');
+  // Long enough that 10% outlasts the scheduling delays of a loaded 2-core machine.
+  const { port, gateway } = await startTimedGateway(t, () => {}, '/hang', '5s');
 
   const started = performance.now();
   const res = await request(`http://127.0.0.1:${port}/hang`);
@@ -68,7 +69,7 @@ test('the 504 UT comes within 10% of the configured timeout', async (t) => {
   const line = await eventually(() => gateway.accessLog.find((l) => l.includes('"GET /hang ')));
   // %DURATION%, the gateway's own measure from the request's arrival to the end of its answer.
   const duration = Number(/" 504 UT response_timeout - "-" \d+ \d+ (\d+) /.exec(line)?.[1]);
-  t.true(duration >= 1000 && duration <= 1100, `access log duration ${duration} ms for a 1 s timeout`);
+  t.true(duration >= 5000 && duration <= 5500, `access log duration ${duration} ms for a 5 s timeout`);
   // The client's view adds a connection and a loaded machine's scheduling: a looser bound.
-  t.true(elapsed >= 1000 && elapsed < 1500, `client saw the answer after ${Math.round(elapsed)} ms`);
+  t.true(elapsed >= 5000 && elapsed < 6500, `client saw the answer after ${Math.round(elapsed)} ms`);
 });

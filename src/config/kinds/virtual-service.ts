@@ -18,6 +18,7 @@ import {
   portNumber,
   whenObject,
 } from './common.js';
+import { grpcStatusCodes } from '../../filters/fault/grpc-status.js';
 
 // VirtualService (istio/api networking/v1alpha3/virtual_service.proto): HTTP, TLS and TCP routes.
 
@@ -186,16 +187,37 @@ const Delay = z
     /** Deprecated integer percentage; use percentage. */
     percent: integer(0, 100).optional(),
   })
-  .check(oneOf(['fixedDelay', 'exponentialDelay'], { required: true }));
+  .check(oneOf(['fixedDelay', 'exponentialDelay'], { required: true }))
+  .check(
+    z.superRefine((delay, ctx) => {
+      // The proto: fixedDelay "MUST be >=1ms". Istio's validation refuses exponentialDelay.
+      if (typeof delay.fixedDelay === 'number' && delay.fixedDelay < 1) {
+        addCodedIssue(ctx, 'MG_ERR_CONFIG_FIELD_VALUE', 'fixedDelay must be at least 1ms', ['fixedDelay']);
+      }
+      if (delay.exponentialDelay !== undefined) {
+        addCodedIssue(ctx, 'MG_ERR_CONFIG_FIELD_VALUE', 'exponentialDelay is not supported by Istio; use fixedDelay', ['exponentialDelay']);
+      }
+    }, whenObject),
+  );
+
+// Istio's validation accepts the canonical gRPC status names only, and refuses http2Error.
+const grpcStatusName = z.enum(Object.keys(grpcStatusCodes) as [string, ...string[]]);
 
 const Abort = z
   .strictObject({
     httpStatus: httpStatus.optional(),
-    grpcStatus: z.string().optional(),
+    grpcStatus: grpcStatusName.optional(),
     http2Error: z.string().optional(),
     percentage: Percent.optional(),
   })
-  .check(oneOf(['httpStatus', 'grpcStatus', 'http2Error'], { required: true }));
+  .check(oneOf(['httpStatus', 'grpcStatus', 'http2Error'], { required: true }))
+  .check(
+    z.superRefine((abort, ctx) => {
+      if (abort.http2Error !== undefined) {
+        addCodedIssue(ctx, 'MG_ERR_CONFIG_FIELD_VALUE', 'HTTP/2 abort fault injection is not supported by Istio; use httpStatus or grpcStatus', ['http2Error']);
+      }
+    }, whenObject),
+  );
 
 export const HTTPFaultInjection = z
   .strictObject({ delay: Delay.optional(), abort: Abort.optional() })
