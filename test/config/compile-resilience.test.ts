@@ -36,11 +36,15 @@ function actionAt(snapshot: Snapshot, path: string): Extract<RouteAction, { kind
   return action;
 }
 
-test('a route without retries gets Istio\'s default policy; attempts 0 none; its own block is read', async (t) => {
+test('a route without retries gets Istio\'s default policy; attempts 0 or a fault none; its own block is read', async (t) => {
   const snapshot = await snapshotOf(
     t,
     `${head}${vs(`  - match: [{uri: {prefix: /off}}]
     retries: {attempts: 0}
+    route: [{destination: {host: web.internal, port: {number: 80}}}]
+  - match: [{uri: {prefix: /faulted}}]
+    retries: {attempts: 3, retryOn: 5xx}
+    fault: {delay: {fixedDelay: 1s, percentage: {value: 1}}}
     route: [{destination: {host: web.internal, port: {number: 80}}}]
   - match: [{uri: {prefix: /own}}]
     retries: {attempts: 4, perTryTimeout: 250ms, retryOn: "gateway-error,409", backoff: 50ms, retryIgnorePreviousHosts: false}
@@ -52,6 +56,8 @@ test('a route without retries gets Istio\'s default policy; attempts 0 none; its
   t.true(byDefault.retriableFailure('UF'));
   t.false(byDefault.retriableResponse(503, {}));
   t.is(actionAt(snapshot, '/off').retry, undefined);
+  // Istio: "timeouts or retries will not be enabled when faults are enabled".
+  t.is(actionAt(snapshot, '/faulted').retry, undefined);
   const own = actionAt(snapshot, '/own').retry!;
   t.like(own, { retries: 4, perTryTimeoutMs: 250, backoffBaseMs: 50, avoidPreviousHosts: false });
   t.true(own.retriableResponse(409, {}));
