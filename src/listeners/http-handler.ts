@@ -8,7 +8,6 @@ import type { HttpRoute, ListenerConfig, RouteDestination } from '../config/snap
 import { createRequestView, type RequestView } from '../routing/request-view.js';
 import type { ClusterManager, ManagedCluster } from '../upstream/cluster-manager.js';
 import type { UpstreamLease } from '../upstream/cluster.js';
-import { endpointKey } from '../upstream/endpoint.js';
 import { forwardWithRetries, type RetryingOutcome } from '../upstream/retrying-forward.js';
 import { proxyWebSocket } from '../upstream/websocket-proxy.js';
 import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js';
@@ -187,9 +186,15 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     exchange.route = found.route;
     const destination = action.pickDestination();
     exchange.cluster = destination.cluster;
-    const { lease: chosen } = await lease(clusters.get(destination.cluster), req, view);
-    if (chosen === undefined) return finish(exchange, refuseUpgrade(socket, 503, 'UH'));
-    exchange.upstreamHost = endpointKey(chosen.endpoint);
+    const managed = clusters.get(destination.cluster);
+    const { lease: chosen } = await lease(managed, req, view);
+    if (managed === undefined || chosen === undefined) return finish(exchange, refuseUpgrade(socket, 503, 'UH'));
+    exchange.upstreamHost = chosen.key;
+    // An upgrade is a request like any other to the circuit breakers.
+    if (managed.cluster.overflows(chosen)) {
+      chosen.release();
+      return finish(exchange, refuseUpgrade(socket, 503, 'UO'));
+    }
     const { path, headers } = upstreamRequest(view, found.route, destination, req);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
     try {

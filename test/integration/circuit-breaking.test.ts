@@ -1,5 +1,10 @@
 import test from 'ava';
-import { request } from 'undici';
+import http, { type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { request, WebSocket } from 'undici';
+import { acceptAndEcho } from '../helpers/websocket-echo.js';
+import { accessLogLine } from '../helpers/access-log-line.js';
 import { freePort } from '../helpers/free-port.js';
 import { startCountingServer } from '../helpers/counting-server.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
@@ -64,4 +69,44 @@ ${virtualServiceYaml('cb', `${route('/pending/', 'httpbin.internal')}\n${route('
   t.log(`http2MaxRequests 3: ${requests.ok.length} x 200, ${requests.overflow.length} x 503`);
   t.true(requests.ok.length >= 3 && requests.overflow.length >= 10);
   t.is(capped.maxConcurrent(), 3, 'at most 3 requests in flight to the cluster');
+});
+
+test('a WebSocket upgrade counts against http2MaxRequests: while one is open, the next is refused 503 UO', async (t) => {
+  const upstream = http.createServer((_req, res) => res.end('not an upgrade'));
+  upstream.on('upgrade', (req: IncomingMessage, socket: Duplex) => acceptAndEcho(req, socket));
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const upstreamPort = (upstream.address() as AddressInfo).port;
+  const port = await freePort();
+  const dir = await configDir('circuit-breaking-ws');
+  await writeConfig(
+    dir,
+    'ws.yaml',
+    `${gatewayYaml(port)}---
+${virtualServiceYaml('ws', `    - route: [{ destination: { host: ws.internal, port: { number: 80 } } }]`)}${serviceEntryYaml('ws', 'ws.internal', 80, [upstreamPort])}${destinationRuleYaml('ws', 'ws.internal', '    connectionPool: { http: { http2MaxRequests: 1 } }')}`,
+  );
+  const gateway = await startGatewayProcess(['--config', dir, '--no-watch']);
+  t.teardown(async () => {
+    await gateway.stop();
+    upstream.closeAllConnections();
+    upstream.close();
+  });
+
+  const first = new WebSocket(`ws://127.0.0.1:${port}/first`);
+  await new Promise((resolve, reject) => {
+    first.addEventListener('open', resolve);
+    first.addEventListener('error', reject);
+  });
+  const second = new WebSocket(`ws://127.0.0.1:${port}/second`);
+  const refused = await new Promise<boolean>((resolve) => {
+    second.addEventListener('open', () => resolve(false));
+    second.addEventListener('error', () => resolve(true));
+  });
+  t.true(refused, 'the second upgrade fails its handshake');
+  const line = await accessLogLine(gateway, '/second');
+  t.regex(line, /" 503 UO /);
+  // The first is untouched and still echoes.
+  const echoed = new Promise<string>((resolve) => first.addEventListener('message', (event) => resolve(String(event.data)), { once: true }));
+  first.send('still here');
+  t.is(await echoed, 'still here');
+  first.close();
 });
