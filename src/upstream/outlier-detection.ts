@@ -123,8 +123,7 @@ export function createOutlierDetector(settings: OutlierDetectionSettings, deps: 
     }
     if (changed) publish();
   };
-  // Istio requires at least 1ms; a 0 that slipped through must not become a busy loop.
-  const timer = setInterval(sweep, settings.interval !== undefined && settings.interval > 0 ? settings.interval : DEFAULT_INTERVAL_MS);
+  const timer = setInterval(sweep, settings.interval ?? DEFAULT_INTERVAL_MS);
   timer.unref();
 
   return {

@@ -88,9 +88,9 @@ export function compileRetryPolicy(settings: RetrySettings | undefined): RetryPo
 
   const policy: RetryPolicy = {
     retries: settings?.attempts ?? 2,
-    ...(settings?.perTryTimeout === undefined || settings.perTryTimeout === 0 ? {} : { perTryTimeoutMs: settings.perTryTimeout }),
+    ...(settings?.perTryTimeout === undefined ? {} : { perTryTimeoutMs: settings.perTryTimeout }),
     avoidPreviousHosts: settings?.retryIgnorePreviousHosts ?? true,
-    backoffBaseMs: settings?.backoff !== undefined && settings.backoff > 0 ? settings.backoff : DEFAULT_BACKOFF_MS,
+    backoffBaseMs: settings?.backoff ?? DEFAULT_BACKOFF_MS,
     retriableResponse(status, headers) {
       if (any5xx && status >= 500) return true;
       if (gateway && (status === 502 || status === 503 || status === 504)) return true;
