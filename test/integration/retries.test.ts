@@ -1,5 +1,9 @@
 import test from 'ava';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { freePort } from '../helpers/free-port.js';
@@ -8,6 +12,10 @@ import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-pro
 import { accessLogLine } from '../helpers/access-log-line.js';
 import { configDir, gatewayYaml, writeConfig } from '../helpers/config-files.js';
 import { destinationRuleYaml, serviceEntryYaml, virtualServiceYaml } from '../helpers/service-yaml.js';
+import { requireTool } from '../helpers/require-tool.js';
+
+const exec = promisify(execFile);
+const curlTest = requireTool('curl') ? test : test.skip;
 
 // VirtualService retries end to end: real upstreams that fail on command (statuses, resets,
 // hangs, refused connections), tries counted where they land, and the access log's flags.
@@ -138,6 +146,15 @@ test('a small POST body is replayed whole on every try', async (t) => {
   t.is(res.statusCode, 200);
   t.is(await res.body.text(), 'try 3 got 1024 bytes');
   t.is(tries(world.app, '/flaky/post'), 3);
+});
+
+curlTest('curl\'s POST with Expect: 100-continue is answered by node, read whole and replayed on each try', async (t) => {
+  const dir = await configDir('retries-curl');
+  const file = path.join(dir, 'body.bin');
+  await writeFile(file, randomBytes(20 * 1024));
+  const { stdout } = await exec('curl', ['-sS', '-H', 'expect: 100-continue', '--data-binary', `@${file}`, '-w', ' %{http_code}', url('/flaky/curl')]);
+  t.is(stdout, `try 3 got ${20 * 1024} bytes 200`);
+  t.is(tries(world.app, '/flaky/curl'), 3);
 });
 
 test('a POST whose body is larger than 64 KiB is sent once and never retried', async (t) => {
