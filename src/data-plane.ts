@@ -1,7 +1,9 @@
 import type { Logger } from './log.js';
-import type { ListenerConfig, Snapshot } from './config/snapshot.js';
-import { createHttpListener, type HttpListener } from './listeners/http-listener.js';
-import { createHttpHandler, type ListenerRef } from './listeners/http-handler.js';
+import type { ListenerConfig, Snapshot, StreamListenerConfig } from './config/snapshot.js';
+import { createHttpListener } from './listeners/http-listener.js';
+import { createHttpHandler } from './listeners/http-handler.js';
+import { createStreamListener } from './listeners/stream-listener.js';
+import { createStreamHandler } from './listeners/stream-handler.js';
 import { createClusterManager } from './upstream/cluster-manager.js';
 import { createPoolRegistry } from './upstream/pool-registry.js';
 import { createMirrors } from './upstream/mirror.js';
@@ -40,9 +42,14 @@ export interface DataPlane {
   stop(): Promise<void>;
 }
 
+/** A listener of either kind; a reload swaps its config in place. */
+type WantedListener = { readonly kind: 'http'; readonly config: ListenerConfig } | { readonly kind: 'stream'; readonly config: StreamListenerConfig };
+
 interface OpenListener {
-  readonly ref: ListenerRef;
-  readonly listener: HttpListener;
+  readonly kind: WantedListener['kind'];
+  /** The config the listener's handler reads per request or connection. */
+  readonly ref: { config: WantedListener['config'] };
+  readonly listener: { address(): { address: string; port: number }; close(drainMs: number): Promise<void> };
 }
 
 export function createDataPlane(options: DataPlaneOptions): DataPlane {
@@ -61,24 +68,35 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     return closing.finally(() => draining.delete(closing));
   };
 
+  const openListener = async (wanted: WantedListener): Promise<OpenListener> => {
+    const { bind, port } = wanted.config;
+    if (wanted.kind === 'http') {
+      const ref = { config: wanted.config };
+      return { kind: 'http', ref, listener: await createHttpListener({ bind, port, logger, ...createHttpHandler(ref, handlerDeps) }) };
+    }
+    const ref = { config: wanted.config };
+    return { kind: 'stream', ref, listener: await createStreamListener({ bind, port, logger, onConnection: createStreamHandler(ref, handlerDeps) }) };
+  };
+
   // Removed listeners drain in the background, so applying a snapshot never waits out a drain.
-  const reconcile = async (configs: readonly ListenerConfig[], onBindFailure: 'throw' | 'report') => {
-    const wanted = new Set(configs.map((c) => c.name));
-    for (const name of [...open.keys()]) {
-      if (!wanted.has(name)) void closeListener(name);
+  // A port that changes kind (HTTP <-> stream) is closed and opened again.
+  const reconcile = async (wantedListeners: readonly WantedListener[], onBindFailure: 'throw' | 'report') => {
+    const wanted = new Map(wantedListeners.map((w) => [w.config.name, w.kind]));
+    for (const [name, { kind }] of [...open]) {
+      if (wanted.get(name) !== kind) void closeListener(name);
     }
     const failures: BindFailure[] = [];
-    for (const config of configs) {
+    for (const wantedListener of wantedListeners) {
+      const { config } = wantedListener;
       const existing = open.get(config.name);
       if (existing !== undefined) {
         existing.ref.config = config;
         continue;
       }
-      const ref: ListenerRef = { config };
       try {
-        const listener = await createHttpListener({ bind: config.bind, port: config.port, logger, ...createHttpHandler(ref, handlerDeps) });
-        open.set(config.name, { ref, listener });
-        logger.debug('listener ready', { listener: config.name, ...listener.address() });
+        const entry = await openListener(wantedListener);
+        open.set(config.name, entry);
+        logger.debug('listener ready', { listener: config.name, ...entry.listener.address() });
       } catch (err) {
         if (onBindFailure === 'throw') throw err;
         logger.error('listener could not bind; the other listeners keep serving', { listener: config.name, err });
@@ -91,7 +109,13 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   return {
     async apply(snapshot, onBindFailure) {
       clusters.update(snapshot.clusters);
-      return reconcile(snapshot.listeners, onBindFailure);
+      return reconcile(
+        [
+          ...snapshot.listeners.map((config) => ({ kind: 'http' as const, config })),
+          ...snapshot.streamListeners.map((config) => ({ kind: 'stream' as const, config })),
+        ],
+        onBindFailure,
+      );
     },
     listeners: () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() })),
     async stop() {

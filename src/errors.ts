@@ -26,6 +26,7 @@ export const configErrorCodes = {
   MG_ERR_CONFIG_WEIGHTS: 'route weights do not add up as Istio requires',
   MG_ERR_CONFIG_DESTINATION_PORT: 'a destination port is missing or not one the service defines',
   MG_ERR_CONFIG_UNSUPPORTED: 'a valid Istio field meshgate does not act on yet',
+  MG_ERR_CONFIG_PASSTHROUGH_MIXED: 'a port mixes TLS PASSTHROUGH servers with terminating ones, which this build cannot serve yet',
 } as const;
 
 export type ConfigErrorCode = keyof typeof configErrorCodes;

@@ -20,7 +20,7 @@ export function createConfigDump(snapshot: Snapshot, config: WireConfig): Config
   return Object.freeze({
     generation: snapshot.generation,
     createdAt: snapshot.createdAt,
-    listeners: snapshot.listeners.map(({ name, bind, port, protocol }) => ({ name, bind, port, protocol })),
+    listeners: [...snapshot.listeners, ...snapshot.streamListeners].map(({ name, bind, port, protocol }) => ({ name, bind, port, protocol })),
     clusters: [...snapshot.clusters.values()],
     resources: lists.flatMap((list) => list.map(({ kind, apiVersion, metadata, spec, file }) => ({ kind, apiVersion, metadata, spec, source: file }))),
     warnings: snapshot.warnings,

@@ -7,6 +7,7 @@ import { compileVirtualServiceRoutes, type RouteCompileContext } from './compile
 import { resolveGatewayName } from '../routing/request-match.js';
 import { createRouteTable, type VirtualHostInput } from '../routing/route-table.js';
 import { hostsIntersect, parseGatewayServerHost, serverHostAllowsNamespace } from '../routing/host-match.js';
+import { isStreamServer } from './compile-stream-listeners.js';
 
 // Gateway servers -> listeners (one per bind:port), and on each listener the virtual hosts
 // Istio would build: every host of a bound VirtualService intersected with the hosts of the
@@ -14,7 +15,7 @@ import { hostsIntersect, parseGatewayServerHost, serverHostAllowsNamespace } fro
 
 const httpProtocols: ReadonlySet<string> = new Set<ListenerProtocol>(['HTTP', 'HTTP2', 'GRPC']);
 
-interface BoundServer {
+export interface BoundServer {
   readonly gateway: string;
   readonly gatewayNamespace: string;
   readonly server: Server;
@@ -75,9 +76,11 @@ function collectHttpServers(gateways: ValidatedConfig['gateways'], context: Rout
     gateway.spec.servers.forEach((server, index) => {
       const path = ['spec', 'servers', index];
       const protocol = server.port.protocol.toUpperCase();
+      // PASSTHROUGH and TCP servers are compile-stream-listeners.ts's.
+      if (isStreamServer(server)) return;
       if (!httpProtocols.has(protocol) || server.tls !== undefined) {
         context.issues.unsupported(gateway, [...path, server.tls === undefined ? 'port' : 'tls'],
-          `${protocol}${server.tls === undefined ? '' : ' with tls'} servers are not served yet (TLS, passthrough and TCP come with the TLS work); this server is skipped`);
+          `${protocol}${server.tls === undefined ? '' : ' with tls'} servers are not served yet (TLS termination comes with the TLS work); this server is skipped`);
         return;
       }
       const bind = server.bind ?? '0.0.0.0';
@@ -90,11 +93,12 @@ function collectHttpServers(gateways: ValidatedConfig['gateways'], context: Rout
   return listeners;
 }
 
-function gatewayKey(gateway: Resource<GatewaySpec>): string {
+export function gatewayKey(gateway: Resource<GatewaySpec>): string {
   return `${gateway.metadata.namespace}/${gateway.metadata.name}`;
 }
 
-function domainsFor(vs: Resource<VirtualServiceSpec>, bound: BoundServer): string[] {
+/** The domains a VirtualService serves through one bound server: its hosts intersected with the server's. */
+export function domainsFor(vs: Resource<VirtualServiceSpec>, bound: BoundServer): string[] {
   const domains: string[] = [];
   for (const serverHost of bound.server.hosts) {
     const parsed = parseGatewayServerHost(serverHost);

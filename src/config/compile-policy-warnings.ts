@@ -12,7 +12,8 @@ const ignoredPolicyFields = ['tls', 'tunnel', 'proxyProtocol', 'retryBudget'] as
 // Envoy's split of local-origin errors; meshgate counts them with the upstream's 5xx, as Envoy does unsplit.
 const ignoredOutlierFields = ['splitExternalLocalOriginErrors', 'consecutiveLocalOriginFailures'] as const;
 const ignoredHttpFields = ['h2UpgradePolicy', 'useClientProtocol', 'maxConcurrentStreams'] as const;
-const ignoredTcpFields = ['maxConnectionDuration', 'idleTimeout'] as const;
+// tcp.idleTimeout is acted on by TCP relays (tcp-relay.ts).
+const ignoredTcpFields = ['maxConnectionDuration'] as const;
 
 export function warnIgnoredPolicies(rule: Resource<DestinationRuleSpec>, issues: IssueSink): void {
   const check = (policy: TrafficPolicy | PortTrafficPolicy | undefined, path: Path) => {

@@ -146,7 +146,7 @@ function withRewrite(action: RouteAction, http: HTTPRoute, block: HTTPMatchReque
   return { ...action, rewrite: compileRewrite(http.rewrite, matchedPrefix) };
 }
 
-function reportPortProblem(
+export function reportPortProblem(
   vs: Resource<VirtualServiceSpec>,
   path: (string | number)[],
   host: string,

@@ -2,6 +2,7 @@ import type { ConfigIssue } from './issue.js';
 import type { Snapshot } from './snapshot.js';
 import type { ValidatedConfig } from './validate.js';
 import { compileListeners } from './compile-listeners.js';
+import { compileStreamListeners } from './compile-stream-listeners.js';
 import { createIssueSink } from './compile-issues.js';
 import { createServiceRegistry } from './service-registry.js';
 import { warnIgnoredPolicies } from './compile-policy-warnings.js';
@@ -14,13 +15,16 @@ import type { ClusterConfig } from '../upstream/cluster.js';
 export function compileSnapshot(config: ValidatedConfig, generation: number): { snapshot: Snapshot; issues: ConfigIssue[] } {
   const issues = createIssueSink();
   const clusters = new Map<string, ClusterConfig>();
-  const listeners = compileListeners(config, { registry: createServiceRegistry(config), clusters, issues });
+  const context = { registry: createServiceRegistry(config), clusters, issues };
+  const listeners = compileListeners(config, context);
+  const streamListeners = compileStreamListeners(config, context);
   for (const rule of config.destinationRules) warnIgnoredPolicies(rule, issues);
   attachHealthChecks(config.healthCheckPolicies, clusters, issues);
   const snapshot: Snapshot = Object.freeze({
     generation,
     createdAt: new Date().toISOString(),
     listeners: Object.freeze(listeners),
+    streamListeners: Object.freeze(streamListeners),
     clusters,
     warnings: Object.freeze(issues.issues.filter((i) => i.severity === 'warning')),
   });

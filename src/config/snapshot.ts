@@ -18,6 +18,8 @@ export interface Snapshot {
   readonly generation: number;
   readonly createdAt: string;
   readonly listeners: readonly ListenerConfig[];
+  /** TLS passthrough and TCP listeners: raw byte streams relayed to a cluster. */
+  readonly streamListeners: readonly StreamListenerConfig[];
   readonly clusters: ReadonlyMap<string, ClusterConfig>;
   /** Warnings of the validation and compile that produced this snapshot. */
   readonly warnings: readonly ConfigIssue[];
@@ -32,6 +34,33 @@ export interface ListenerConfig {
   readonly port: number;
   readonly protocol: ListenerProtocol;
   readonly routes: RouteTable<HttpRoute>;
+}
+
+/** A port whose connections are relayed as bytes, not parsed as HTTP (Gateway PASSTHROUGH and TCP servers). */
+export interface StreamListenerConfig {
+  /** Istio's listener name: `${bind}_${port}`. */
+  readonly name: string;
+  readonly bind: string;
+  readonly port: number;
+  readonly protocol: 'TLS' | 'TCP';
+  /** PASSTHROUGH: read the ClientHello first, and route by its SNI. */
+  readonly peekSni: boolean;
+  /** The route a connection takes: VirtualService tls[] by SNI, then tcp[]; undefined is Envoy's "no filter chain" (NR). */
+  route(connection: StreamConnection): StreamRoute | undefined;
+}
+
+export interface StreamConnection {
+  /** The ClientHello's SNI, lower-cased; undefined without one (or on a TCP listener). */
+  readonly serverName: string | undefined;
+  /** The gateway's address the client dialled (destinationSubnets). */
+  readonly localAddress: string;
+  /** The client's address (sourceSubnet). */
+  readonly remoteAddress: string;
+}
+
+export interface StreamRoute {
+  /** A cluster name, drawn by the route's weights. */
+  pickCluster(): string;
 }
 
 /** One Envoy route: Istio expands each VirtualService http[] entry into one per match block. */

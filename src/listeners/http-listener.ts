@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { MeshgateError } from '../errors.js';
+import { boundAddress } from './bound-address.js';
 import type { Logger } from '../log.js';
 
 // A plain-HTTP listener: fastify owns the socket, the parser, keep-alive and graceful close;
@@ -78,9 +79,7 @@ export async function createHttpListener(options: HttpListenerOptions): Promise<
     await app.close().catch(() => undefined);
     throw new MeshgateError('MG_ERR_LISTEN', `cannot listen on ${options.bind}:${options.port}`, { cause: err });
   }
-  const bound = app.server.address();
-  if (bound === null || typeof bound === 'string') throw new MeshgateError('MG_ERR_LISTEN', 'listener has no TCP address');
-  const address = Object.freeze({ address: bound.address, port: bound.port });
+  const address = boundAddress(app.server);
 
   let closing: Promise<void> | undefined;
   return {

@@ -153,7 +153,10 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
         endpoint,
         key,
         origin,
-        pool: pools.get(origin, poolOptions),
+        // Read only by HTTP forwarding: a TCP relay takes the endpoint and opens its own socket.
+        get pool() {
+          return pools.get(origin, poolOptions);
+        },
         release() {
           if (released) return;
           released = true;

@@ -12,6 +12,8 @@ export interface ConnectionPoolSettings {
     readonly maxConnections?: number;
     readonly connectTimeout?: number;
     readonly tcpKeepalive?: { readonly time?: number };
+    /** Read by TCP relays only (Istio: "used by TCP proxy"). */
+    readonly idleTimeout?: number;
   };
   readonly http?: {
     readonly maxRequestsPerConnection?: number;
@@ -27,6 +29,15 @@ export interface ConnectionPoolSettings {
 export interface PoolOptions {
   readonly fingerprint: string;
   readonly undici: Readonly<Pool.Options>;
+  /** The socket settings of `undici.connect`, for TCP relays that open their own sockets. */
+  readonly connect: ConnectSettings;
+}
+
+export interface ConnectSettings {
+  readonly timeout: number;
+  readonly keepAlive: true;
+  /** 0: the OS's keep-alive idle time. */
+  readonly keepAliveInitialDelay: number;
 }
 
 /** Istio's default connect timeout. */
@@ -47,6 +58,11 @@ export function poolOptionsFor(settings: ConnectionPoolSettings | undefined): Po
   const http = settings?.http;
   // Envoy: an idle timeout of 0 disables it; the Istio CRD requires at least 1ms anyway.
   const idleTimeout = http?.idleTimeout !== undefined && http.idleTimeout > 0 ? http.idleTimeout : undefined;
+  const connect: ConnectSettings = Object.freeze({
+    timeout: tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+    keepAliveInitialDelay: tcpKeepaliveDelay(tcp?.tcpKeepalive),
+  });
   const undici: Pool.Options = Object.freeze({
     connections: connectionLimit(tcp?.maxConnections),
     ...requestsPerConnection(http?.maxRequestsPerConnection),
@@ -54,13 +70,9 @@ export function poolOptionsFor(settings: ConnectionPoolSettings | undefined): Po
     // keepAliveMaxTimeout, or keepAliveTimeout when there is no hint: idleTimeout bounds both.
     keepAliveTimeout: Math.min(idleTimeout ?? UNHINTED_KEEP_ALIVE_MS, UNHINTED_KEEP_ALIVE_MS),
     keepAliveMaxTimeout: idleTimeout ?? DEFAULT_KEEP_ALIVE_MAX_MS,
-    connect: Object.freeze({
-      timeout: tcp?.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      keepAlive: true,
-      keepAliveInitialDelay: tcpKeepaliveDelay(tcp?.tcpKeepalive),
-    }),
+    connect,
   });
-  return Object.freeze({ fingerprint: JSON.stringify(undici), undici });
+  return Object.freeze({ fingerprint: JSON.stringify(undici), undici, connect });
 }
 
 // Istio writes "unlimited" as 2^32-1, and 0 is proto3's unset: both are undici's null.

@@ -382,7 +382,7 @@ spec:
   ]);
 });
 
-test('HTTPS, TLS and TCP servers are skipped with an MG_ERR_CONFIG_UNSUPPORTED warning each', async (t) => {
+test('terminating TLS servers are skipped with an MG_ERR_CONFIG_UNSUPPORTED warning; PASSTHROUGH and TCP servers are stream listeners', async (t) => {
   const yaml = `${gw('edge', 'default', `  - port: {number: 80, name: http, protocol: HTTP}
     hosts: ["*"]
   - port: {number: 443, name: https, protocol: HTTPS}
@@ -395,13 +395,10 @@ test('HTTPS, TLS and TCP servers are skipped with an MG_ERR_CONFIG_UNSUPPORTED w
     hosts: ["*"]`)}`;
   const { file, snapshot, issues } = await compileYaml(t, yaml);
   t.deepEqual(snapshot?.listeners.map((l) => l.name), ['0.0.0.0_80']);
+  t.deepEqual(snapshot?.streamListeners.map((l) => [l.name, l.protocol, l.peekSni]), [['0.0.0.0_8443', 'TLS', true], ['0.0.0.0_5432', 'TCP', false]]);
   t.deepEqual(
     issues.map((i) => [i.code, i.severity, i.file, i.line, i.path]),
-    [
-      ['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'tls: {mode: SIMPLE'), 'spec.servers[1].tls'],
-      ['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'tls: {mode: PASSTHROUGH'), 'spec.servers[2].tls'],
-      ['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'number: 5432'), 'spec.servers[3].port'],
-    ],
+    [['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'tls: {mode: SIMPLE'), 'spec.servers[1].tls']],
   );
 });
 

@@ -19,15 +19,20 @@ export async function writeConfig(dir: string, name: string, yaml: string): Prom
 
 /** The Gateway `edge` with one plain HTTP server on `port` for `hosts`. */
 export function gatewayYaml(port: number, hosts: readonly string[] = ['*']): string {
+  return gatewayWithServersYaml(`    - port: { number: ${port}, name: http, protocol: HTTP }
+      hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
+`);
+}
+
+/** The Gateway `edge` with these `servers` entries (YAML list items indented by 4). */
+export function gatewayWithServersYaml(servers: string): string {
   return `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata:
   name: edge
 spec:
   servers:
-    - port: { number: ${port}, name: http, protocol: HTTP }
-      hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
-`;
+${servers}`;
 }
 
 /** A Gateway on `port` and one VirtualService sending every request on `host` to 127.0.0.1:`upstreamPort`. */
@@ -57,5 +62,20 @@ spec:
     - { number: ${options.upstreamPort}, name: http, protocol: HTTP }
   endpoints:
     - address: 127.0.0.1
+`;
+}
+
+/** A STATIC ServiceEntry `NAME.internal` with one endpoint, 127.0.0.1:`port` (a YAML document, `---` first). */
+export function loopbackServiceEntryYaml(name: string, port: number, protocol = 'TCP'): string {
+  return `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: ${name}
+spec:
+  hosts: [${name}.internal]
+  resolution: STATIC
+  ports: [{ number: ${port}, name: ${protocol.toLowerCase()}, protocol: ${protocol} }]
+  endpoints: [{ address: 127.0.0.1 }]
 `;
 }

@@ -50,7 +50,8 @@ export async function startGatewayProcess(args: string[], options: { timeoutMs?:
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-  const waitForLog = (test: (line: LogLine) => boolean, timeoutMs = options.timeoutMs ?? 15_000) => {
+  // Generous: a primary and its workers start slowly when the whole suite shares two cores.
+  const waitForLog = (test: (line: LogLine) => boolean, timeoutMs = options.timeoutMs ?? 30_000) => {
     const seen = logs.find(test);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise<LogLine>((resolve, reject) => {
@@ -70,8 +71,15 @@ export async function startGatewayProcess(args: string[], options: { timeoutMs?:
   };
 
   // The admin port answers first (readiness 503); traffic is served once every worker is ready.
-  await waitForLog((l) => l.msg === 'gateway ready');
-  const admin = await waitForLog((l) => l.msg === 'admin ready');
+  let admin: LogLine;
+  try {
+    await waitForLog((l) => l.msg === 'gateway ready');
+    admin = await waitForLog((l) => l.msg === 'admin ready');
+  } catch (err) {
+    // A gateway that never became ready must not outlive the test, holding its ports and CPU.
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw err;
+  }
   return {
     child,
     adminPort: admin.port as number,
