@@ -18,8 +18,8 @@ ${endpointPorts.map((port) => `    - { address: 127.0.0.1, ports: { http: ${port
 `;
 }
 
-/** VirtualService `name` on Gateway `edge` for every host, with `http` as its (indented) http list. */
-export function virtualServiceYaml(name: string, http: string): string {
+/** VirtualService `name` on Gateway `edge` for every host, with `routes` as its (indented) http list, or tcp list. */
+export function virtualServiceYaml(name: string, routes: string, kind: 'http' | 'tcp' = 'http'): string {
   return `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
@@ -27,8 +27,8 @@ metadata:
 spec:
   hosts: ["*"]
   gateways: [edge]
-  http:
-${http}
+  ${kind}:
+${routes}
 ---
 `;
 }

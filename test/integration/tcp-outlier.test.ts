@@ -3,7 +3,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { freePort } from '../helpers/free-port.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
 import { configDir, gatewayWithServersYaml, writeConfig } from '../helpers/config-files.js';
-import { destinationRuleYaml, serviceEntryYaml } from '../helpers/service-yaml.js';
+import { destinationRuleYaml, serviceEntryYaml, virtualServiceYaml } from '../helpers/service-yaml.js';
 
 // TCP relays and outlier detection: an endpoint that refuses connections is ejected after
 // consecutive5xxErrors failed connects, and every relay after that goes to the one that answers.
@@ -37,17 +37,7 @@ test('a refusing endpoint is ejected after consecutive failed connects; later re
     `${gatewayWithServersYaml(`    - port: { number: ${port}, name: tcp, protocol: TCP }
       hosts: ["*"]
 `)}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: tcp
-spec:
-  hosts: ["*"]
-  gateways: [edge]
-  tcp:
-    - route: [{ destination: { host: pair.internal, port: { number: 80 } } }]
----
-${serviceEntryYaml('pair', 'pair.internal', 80, [refusedPort, echoPort])}${destinationRuleYaml(
+${virtualServiceYaml('tcp', '    - route: [{ destination: { host: pair.internal, port: { number: 80 } } }]', 'tcp')}${serviceEntryYaml('pair', 'pair.internal', 80, [refusedPort, echoPort])}${destinationRuleYaml(
       'pair',
       'pair.internal',
       `    loadBalancer: { simple: ROUND_ROBIN }
