@@ -1,17 +1,16 @@
 import type { DestinationRuleSpec, PortTrafficPolicy, TrafficPolicy } from './kinds/destination-rule.js';
-import { unlimited } from './kinds/common.js';
 import type { IssueSink } from './compile-issues.js';
 import type { Resource } from './validate.js';
 
 // DestinationRule settings that would change how traffic flows but that this build does not act
 // on yet: each one gets a MG_ERR_CONFIG_UNSUPPORTED warning at its line, so nobody relies on it
-// in silence. The schema fills in Istio's defaults, so a limit counts as set when it is not the
-// unlimited default.
+// in silence.
 
 type Path = (string | number)[];
 
-const ignoredPolicyFields = ['outlierDetection', 'tls', 'tunnel', 'proxyProtocol', 'retryBudget'] as const;
-const circuitBreakers = ['http1MaxPendingRequests', 'http2MaxRequests', 'maxRetries'] as const;
+const ignoredPolicyFields = ['tls', 'tunnel', 'proxyProtocol', 'retryBudget'] as const;
+// Envoy's split of local-origin errors; meshgate counts them with the upstream's 5xx, as Envoy does unsplit.
+const ignoredOutlierFields = ['splitExternalLocalOriginErrors', 'consecutiveLocalOriginFailures'] as const;
 const ignoredHttpFields = ['h2UpgradePolicy', 'useClientProtocol', 'maxConcurrentStreams'] as const;
 // tcp.idleTimeout is acted on by TCP relays (tcp-relay.ts).
 const ignoredTcpFields = ['maxConnectionDuration'] as const;
@@ -24,14 +23,13 @@ export function warnIgnoredPolicies(rule: Resource<DestinationRuleSpec>, issues:
     for (const field of ignoredPolicyFields) {
       if ((policy as Record<string, unknown>)[field] !== undefined) notYet([field], `trafficPolicy.${field}`);
     }
-    const { loadBalancer, connectionPool } = policy;
+    const { loadBalancer, connectionPool, outlierDetection } = policy;
+    for (const field of ignoredOutlierFields) {
+      if (outlierDetection?.[field] !== undefined) notYet(['outlierDetection', field], `outlierDetection.${field}`);
+    }
     if (loadBalancer?.localityLbSetting !== undefined) notYet(['loadBalancer', 'localityLbSetting'], 'loadBalancer.localityLbSetting');
     if (loadBalancer?.warmup !== undefined || loadBalancer?.warmupDurationSecs !== undefined) {
       notYet(['loadBalancer', loadBalancer.warmup === undefined ? 'warmupDurationSecs' : 'warmup'], 'loadBalancer warm-up');
-    }
-    for (const field of circuitBreakers) {
-      const value = connectionPool?.http?.[field];
-      if (value !== undefined && value !== unlimited) notYet(['connectionPool', 'http', field], `connectionPool.http.${field} (circuit breaking)`);
     }
     for (const field of ignoredHttpFields) {
       if (connectionPool?.http?.[field] !== undefined) notYet(['connectionPool', 'http', field], `connectionPool.http.${field}`);

@@ -16,13 +16,14 @@ import { compileHeaderOperations, requestAuthority } from '../filters/headers/he
 import { compileCors } from '../filters/cors/cors.js';
 import { compileFault } from '../filters/fault/fault.js';
 import { compileMirrorPolicies } from './compile-mirrors.js';
+import { compileRouteRetries } from './compile-retries.js';
 
 // VirtualService http[] -> the ordered routes of one gateway's virtual hosts. Istio turns each
 // match block into its own Envoy route (so a prefix rewrite knows which prefix matched) and
 // drops blocks whose `gateways` do not name the gateway being built.
 
 /** HTTPRoute fields that validate but that this build does not act on yet, with the issue that adds them. */
-const notYetActedOn: readonly (keyof HTTPRoute)[] = ['retries', 'delegate'];
+const notYetActedOn: readonly (keyof HTTPRoute)[] = ['delegate'];
 
 export interface RouteCompileContext {
   readonly registry: ServiceRegistry;
@@ -107,7 +108,10 @@ function compileAction(
   const mirrors = compileMirrorPolicies(http, clusterOf);
   // Istio's timeout is off unless set; 0s also means off; a route with a fault has none.
   const timeout = http.timeout === undefined || http.timeout === 0 || http.fault !== undefined ? {} : { timeoutMs: http.timeout };
-  return { kind: 'forward', pickDestination: createWeightedPicker(destinations), ...timeout, ...fault, ...(mirrors.length === 0 ? {} : { mirrors }) };
+  // Retries are still checked where written; a route with a fault has none either (Istio).
+  const compiledRetry = compileRouteRetries(vs, http.retries, [...path, 'retries'], context.issues);
+  const retry = compiledRetry === undefined || http.fault !== undefined ? {} : { retry: compiledRetry };
+  return { kind: 'forward', pickDestination: createWeightedPicker(destinations), ...timeout, ...retry, ...fault, ...(mirrors.length === 0 ? {} : { mirrors }) };
 }
 
 // Istio reads the deprecated `allowOrigin` list as exact origins when `allowOrigins` is absent,

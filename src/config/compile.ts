@@ -6,6 +6,7 @@ import { compileStreamListeners } from './compile-stream-listeners.js';
 import { createIssueSink } from './compile-issues.js';
 import { createServiceRegistry } from './service-registry.js';
 import { warnIgnoredPolicies } from './compile-policy-warnings.js';
+import { attachHealthChecks } from './compile-health-checks.js';
 import type { ClusterConfig } from '../upstream/cluster.js';
 import type { ServerCredentials } from './credentials.js';
 
@@ -19,6 +20,7 @@ export function compileSnapshot(config: ValidatedConfig, generation: number, cre
   const listeners = compileListeners(config, context, credentials);
   const streamListeners = compileStreamListeners(config, context);
   for (const rule of config.destinationRules) warnIgnoredPolicies(rule, issues);
+  attachHealthChecks(config.healthCheckPolicies, clusters, issues);
   const snapshot: Snapshot = Object.freeze({
     generation,
     createdAt: new Date().toISOString(),

@@ -48,6 +48,8 @@ const supportedKinds: Readonly<Record<string, readonly string[]>> = {
   DestinationRule: istioNetworkingVersions,
   ServiceEntry: istioNetworkingVersions,
   WorkloadEntry: istioNetworkingVersions,
+  // meshgate's own kind.
+  HealthCheckPolicy: ['meshgate.dev/v1alpha1'],
 };
 
 const configExtensions = new Set(['.yaml', '.yml', '.json']);

@@ -11,6 +11,7 @@ import type { ServerTable } from '../routing/server-table.js';
 import type { TlsServerConfig } from './compile-tls.js';
 import type { FaultConfig } from '../filters/fault/fault.js';
 import type { MirrorPolicy } from '../upstream/mirror.js';
+import type { RetryPolicy } from '../upstream/retry-policy.js';
 
 // The compiled configuration: everything the data plane reads, built once per reload and
 // never changed after. Listeners hold this by reference, so a reload is one assignment.
@@ -110,6 +111,8 @@ export type RouteAction =
       pickDestination(): RouteDestination;
       /** Istio's http[].timeout: the whole request, 504 UT when it passes. Never set on a route with a fault. */
       readonly timeoutMs?: number;
+      /** Istio's http[].retries (its default policy when absent); undefined when `attempts: 0` or the route has a fault. */
+      readonly retry?: RetryPolicy;
       /** Istio's http[].fault. Istio's rule: timeouts and retries do not apply to a route that has one. */
       readonly fault?: FaultConfig;
       /** Istio's mirror/mirrors, with a percentage above 0. */

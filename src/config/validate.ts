@@ -7,6 +7,7 @@ import { GatewaySpec } from './kinds/gateway.js';
 import { ServiceEntrySpec } from './kinds/service-entry.js';
 import { VirtualServiceSpec, type Destination } from './kinds/virtual-service.js';
 import { WorkloadEntrySpec } from './kinds/workload-entry.js';
+import { HealthCheckPolicySpec } from './kinds/health-check-policy.js';
 import type { LoadedResource, ResourceMetadata } from './load.js';
 import type { SourcePosition } from './position.js';
 import { createServiceRegistry, type ServiceRegistry } from './service-registry.js';
@@ -34,6 +35,7 @@ export interface ValidatedConfig {
   readonly destinationRules: readonly Resource<DestinationRuleSpec>[];
   readonly serviceEntries: readonly Resource<ServiceEntrySpec>[];
   readonly workloadEntries: readonly Resource<WorkloadEntrySpec>[];
+  readonly healthCheckPolicies: readonly Resource<HealthCheckPolicySpec>[];
 }
 
 export interface ValidationResult {
@@ -47,6 +49,7 @@ const specSchemas: Readonly<Record<string, z.ZodType>> = {
   DestinationRule: DestinationRuleSpec,
   ServiceEntry: ServiceEntrySpec,
   WorkloadEntry: WorkloadEntrySpec,
+  HealthCheckPolicy: HealthCheckPolicySpec,
 };
 
 type Report = (path: FieldPath, code: ConfigErrorCode, message: string, severity?: IssueSeverity) => void;
@@ -84,6 +87,7 @@ export function validateConfig(resources: readonly LoadedResource[]): Validation
     destinationRules: keep<DestinationRuleSpec>('DestinationRule'),
     serviceEntries: keep<ServiceEntrySpec>('ServiceEntry'),
     workloadEntries: keep<WorkloadEntrySpec>('WorkloadEntry'),
+    healthCheckPolicies: keep<HealthCheckPolicySpec>('HealthCheckPolicy'),
   });
   checkSubsetReferences(virtualServices, createServiceRegistry(config));
   const fileOrder = new Map(resources.map((resource, index) => [resource.file, index]));
@@ -124,7 +128,8 @@ function checkSchema(loaded: LoadedResource, issues: ConfigIssue[]): Checked | (
   }
   const parsed = schema.safeParse(withoutNulls(loaded.spec), { reportInput: true });
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) reportZodIssue(issue, entry.report);
+    const reference = loaded.apiVersion.startsWith('meshgate.dev/') ? `meshgate's ${loaded.kind} (README)` : 'the Istio API';
+    for (const issue of parsed.error.issues) reportZodIssue(issue, entry.report, reference);
     return entry;
   }
   const { apiVersion, kind, metadata, file, line, locate } = loaded;
@@ -132,12 +137,12 @@ function checkSchema(loaded: LoadedResource, issues: ConfigIssue[]): Checked | (
   return entry;
 }
 
-function reportZodIssue(issue: z.core.$ZodIssue, report: Report): void {
+function reportZodIssue(issue: z.core.$ZodIssue, report: Report, reference: string): void {
   const path: FieldPath = ['spec', ...issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment))];
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
     case 'unrecognized_keys':
-      for (const key of issue.keys) report([...path, key], 'MG_ERR_CONFIG_FIELD_UNKNOWN', `unknown field ${JSON.stringify(key)}; check its spelling and indentation against the Istio API`);
+      for (const key of issue.keys) report([...path, key], 'MG_ERR_CONFIG_FIELD_UNKNOWN', `unknown field ${JSON.stringify(key)}; check its spelling and indentation against ${reference}`);
       return;
     case 'invalid_type':
       if (input === undefined) report(path, 'MG_ERR_CONFIG_FIELD_REQUIRED', `required field ${JSON.stringify(lastKey(path))} is missing (expected ${describeExpected(issue.expected)})`);

@@ -3,12 +3,12 @@ import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
+import type { ResponseFlag } from '../errors.js';
 import type { HttpRoute, ListenerConfig, RouteDestination } from '../config/snapshot.js';
 import { createRequestView, type RequestView } from '../routing/request-view.js';
 import type { ClusterManager, ManagedCluster } from '../upstream/cluster-manager.js';
 import type { UpstreamLease } from '../upstream/cluster.js';
-import { endpointKey } from '../upstream/endpoint.js';
-import { forwardRequest } from '../upstream/forward.js';
+import { forwardWithRetries, type RetryingOutcome } from '../upstream/retrying-forward.js';
 import { proxyWebSocket } from '../upstream/websocket-proxy.js';
 import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js';
 import { buildUpstreamRequestHeaders } from '../upstream/request-headers.js';
@@ -74,13 +74,13 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     return { exchange, view };
   };
 
-  const finish = (exchange: Exchange, outcome: ForwardOutcome): void => {
+  const finish = (exchange: Exchange, outcome: RetryingOutcome): void => {
     accessLog.log(accessLogEntry(exchange, outcome));
   };
 
   /** An endpoint lease for the destination, waiting for a DNS cluster's first answer if need be. */
   const lease = async (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView) => {
-    if (managed === undefined) return { lease: undefined, setCookie: undefined };
+    if (managed === undefined) return { lease: undefined, setCookie: undefined, context: {} };
     const hash = managed.hashKey?.({ headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '', query: view.query });
     const context = hash?.key === undefined ? {} : { hashKey: hash.key };
     let chosen: UpstreamLease | undefined = managed.cluster.choose(context);
@@ -88,7 +88,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       await managed.cluster.ready();
       chosen = managed.cluster.choose(context);
     }
-    return { lease: chosen, setCookie: hash?.setCookie };
+    return { lease: chosen, setCookie: hash?.setCookie, context };
   };
 
   const upstreamRequest = (view: RequestView, route: HttpRoute, destination: RouteDestination, req: IncomingMessage) => {
@@ -144,9 +144,9 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
 
     const destination = action.pickDestination();
     exchange.cluster = destination.cluster;
-    const { lease: chosen, setCookie } = await lease(clusters.get(destination.cluster), req, view);
-    if (chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
-    exchange.upstreamHost = endpointKey(chosen.endpoint);
+    const managed = clusters.get(destination.cluster);
+    const { lease: chosen, setCookie, context } = await lease(managed, req, view);
+    if (managed === undefined || chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
     const { path, headers } = upstreamRequest(view, route, destination, req);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
     const corsHeaders = route.cors?.responseHeaders(req.headers.origin);
@@ -161,22 +161,25 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
             lease: async (cluster) => (await lease(clusters.get(cluster), req, view)).lease,
           });
     try {
-      const outcome = await forwardRequest({
+      const outcome = await forwardWithRetries({
         req,
         res,
-        dispatcher: chosen.pool,
+        cluster: managed.cluster,
+        lease: chosen,
+        pick: context,
         path,
         headers,
         ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
+        ...(action.retry === undefined ? {} : { retry: action.retry }),
         editResponseHeaders: (response) => {
           destination.responseHeaders?.(response);
           if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
           if (setCookie !== undefined) appendSetCookie(response, setCookie);
         },
+        onTry: (endpoint) => (exchange.upstreamHost = endpoint),
       });
       finish(exchange, outcome);
     } finally {
-      chosen.release();
       mirrored?.();
     }
   };
@@ -195,9 +198,15 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     exchange.route = found.route;
     const destination = action.pickDestination();
     exchange.cluster = destination.cluster;
-    const { lease: chosen } = await lease(clusters.get(destination.cluster), req, view);
-    if (chosen === undefined) return finish(exchange, refuseUpgrade(socket, 503, 'UH'));
-    exchange.upstreamHost = endpointKey(chosen.endpoint);
+    const managed = clusters.get(destination.cluster);
+    const { lease: chosen } = await lease(managed, req, view);
+    if (managed === undefined || chosen === undefined) return finish(exchange, refuseUpgrade(socket, 503, 'UH'));
+    exchange.upstreamHost = chosen.key;
+    // An upgrade is a request like any other to the circuit breakers.
+    if (managed.cluster.overflows(chosen)) {
+      chosen.release();
+      return finish(exchange, refuseUpgrade(socket, 503, 'UO'));
+    }
     const { path, headers } = upstreamRequest(view, found.route, destination, req);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
     try {
@@ -286,12 +295,12 @@ function appendSetCookie(headers: OutgoingHttpHeaders, cookie: string): void {
   headers['set-cookie'] = existing === undefined ? cookie : [...(Array.isArray(existing) ? existing : [String(existing)]), cookie];
 }
 
-function responseFlagsOf(outcome: ForwardOutcome, delayed: boolean): Pick<AccessLogEntry, 'responseFlags'> {
-  if (outcome.flag === undefined) return delayed ? { responseFlags: ['DI'] } : {};
-  return { responseFlags: delayed ? [outcome.flag, 'DI'] : [outcome.flag] };
+function responseFlagsOf(outcome: RetryingOutcome, delayed: boolean): Pick<AccessLogEntry, 'responseFlags'> {
+  const flags = [outcome.flag, outcome.extraFlag, delayed ? 'DI' : undefined].filter((flag): flag is ResponseFlag => flag !== undefined);
+  return flags.length === 0 ? {} : { responseFlags: flags };
 }
 
-function accessLogEntry(exchange: Exchange, outcome: ForwardOutcome): AccessLogEntry {
+function accessLogEntry(exchange: Exchange, outcome: RetryingOutcome): AccessLogEntry {
   const { req } = exchange;
   const header = (name: string) => {
     const value = req.headers[name];

@@ -49,6 +49,7 @@ export function toWire(config: ValidatedConfig, credentials: ServerCredentials =
     destinationRules: config.destinationRules.map(strip),
     serviceEntries: config.serviceEntries.map(strip),
     workloadEntries: config.workloadEntries.map(strip),
+    healthCheckPolicies: config.healthCheckPolicies.map(strip),
     credentials,
   };
 }
@@ -65,5 +66,6 @@ export function fromWire(wire: WireConfig): ValidatedConfig {
     destinationRules: wire.destinationRules.map(restore),
     serviceEntries: wire.serviceEntries.map(restore),
     workloadEntries: wire.workloadEntries.map(restore),
+    healthCheckPolicies: wire.healthCheckPolicies.map(restore),
   };
 }

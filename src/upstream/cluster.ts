@@ -1,6 +1,8 @@
-// A cluster at run time: where its endpoints come from, the load balancer over them, and the
-// count of requests in flight per endpoint that LEAST_REQUEST balances on. The compiler builds
-// one frozen ClusterConfig per (host, port, subset), named as Istio names Envoy clusters.
+// A cluster at run time: where its endpoints come from, the load balancer over them, the
+// count of requests in flight per endpoint that LEAST_REQUEST balances on and circuit breaking
+// reads, and which endpoints are out (ejected as outliers or failing health checks). The
+// compiler builds one frozen ClusterConfig per (host, port, subset), named as Istio names Envoy
+// clusters.
 
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
@@ -9,6 +11,9 @@ import { createDnsEndpoints, createStaticEndpoints, type DnsTarget, type Endpoin
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerSettings, type PickContext } from './lb/index.js';
 import { type ConnectionPoolSettings, type PoolOptions, poolOptionsFor } from './pool-options.js';
 import type { PoolRegistry } from './pool-registry.js';
+import { type CircuitBreaker, createCircuitBreaker } from './circuit-breaker.js';
+import { createOutlierDetector, type OutlierDetectionSettings, type TryResult } from './outlier-detection.js';
+import { createHealthChecker, type HealthCheckSettings } from './health-check.js';
 
 export type ClusterEndpointsConfig =
   | { readonly kind: 'static'; readonly endpoints: readonly Endpoint[] }
@@ -24,13 +29,17 @@ export interface ClusterConfig {
   readonly loadBalancer?: LoadBalancerSettings;
   /** HTTP2: the service port speaks HTTP/2 (protocol HTTP2 or GRPC), reached with h2c or ALPN h2. */
   readonly protocol?: 'HTTP2';
-  /** The merged DestinationRule trafficPolicy: pools read connectionPool; the rest is for the issues that act on it. */
-  readonly trafficPolicy?: { readonly connectionPool?: ConnectionPoolSettings };
+  /** The merged DestinationRule trafficPolicy: pools and circuit breaking read connectionPool. */
+  readonly trafficPolicy?: { readonly connectionPool?: ConnectionPoolSettings; readonly outlierDetection?: OutlierDetectionSettings };
+  /** The HealthCheckPolicy that selects this cluster. */
+  readonly healthCheck?: HealthCheckSettings;
 }
 
 /** One request's use of an endpoint; release() once the exchange is over (it counts only once). */
 export interface UpstreamLease {
   readonly endpoint: Endpoint;
+  /** endpointKey(endpoint), computed once per endpoint set. */
+  readonly key: string;
   readonly origin: string;
   readonly pool: Dispatcher;
   release(): void;
@@ -42,10 +51,16 @@ export interface Cluster {
   readonly poolOptions: PoolOptions;
   /** Resolves when the endpoints are known (DNS: the first answer, or its bounded wait). */
   ready(): Promise<void>;
-  /** An endpoint lease, or undefined when no endpoint is available (503 UH). */
+  /** An endpoint lease, or undefined when no endpoint is available (503 UH). Ejected and unhealthy endpoints are skipped. */
   choose(context: PickContext): UpstreamLease | undefined;
+  /** Whether a lease just taken is past a circuit-breaking limit (the caller releases it and answers 503 UO). */
+  overflows(lease: UpstreamLease): boolean;
+  /** maxRetries: a retry slot, given back with endRetry(). */
+  readonly breaker: Pick<CircuitBreaker, 'startRetry' | 'endRetry'>;
+  /** One try's result on an endpoint, for outlier detection. */
+  report(lease: UpstreamLease, result: TryResult): void;
   endpoints(): readonly Endpoint[];
-  /** Stops DNS refreshes; the shared pools are the registry's to close. */
+  /** Stops DNS refreshes, outlier sweeps and health checks; the shared pools are the registry's to close. */
   close(): void;
 }
 
@@ -68,6 +83,34 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
   // rebuilds the endpoint objects while their requests are still in flight.
   const active = new Map<string, number>();
   const activeRequests = (key: string): number => active.get(key) ?? 0;
+  let clusterActive = 0;
+  const breaker = createCircuitBreaker(config.trafficPolicy?.connectionPool);
+
+  // Endpoints out of load balancing: ejected outliers and failed health checks, unless so few
+  // are left that Istio's minHealthPercent (Envoy's panic threshold) says to use them all.
+  const noneOut: ReadonlySet<string> = new Set();
+  let out = noneOut;
+  const outlierSettings = config.trafficPolicy?.outlierDetection;
+  const minHealthPercent = outlierSettings?.minHealthPercent ?? 0;
+  const recomputeOut = () => {
+    const down = new Set([...(outliers?.ejected() ?? []), ...(health?.unhealthy() ?? [])]);
+    const total = endpointSet.current().length;
+    const healthyPercent = total === 0 ? 100 : (100 * (total - down.size)) / total;
+    out = down.size === 0 || healthyPercent < minHealthPercent ? noneOut : down;
+  };
+  const outliers =
+    outlierSettings === undefined
+      ? undefined
+      : createOutlierDetector(outlierSettings, {
+          endpointCount: () => endpointSet.current().length,
+          onChange: recomputeOut,
+          logger,
+          cluster: config.name,
+        });
+  const health =
+    config.healthCheck === undefined
+      ? undefined
+      : createHealthChecker(config.healthCheck, { endpoints: () => endpointSet.current(), onChange: recomputeOut, logger, cluster: config.name });
 
   const balance = (): Balancing => {
     const endpoints = endpointSet.current();
@@ -79,6 +122,7 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
   let balancing = balance();
   endpointSet.onChange(() => {
     balancing = balance();
+    recomputeOut();
     logger.info('cluster endpoints changed', { cluster: config.name, endpoints: [...balancing.routes.values()].map((route) => route.key) });
   });
 
@@ -87,18 +131,29 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
     poolOptions,
     ready: () => endpointSet.ready(),
     endpoints: () => endpointSet.current(),
-    close: () => endpointSet.close(),
+    close() {
+      endpointSet.close();
+      outliers?.close();
+      health?.close();
+    },
+    breaker,
+    overflows: (lease) => breaker.overflows(activeRequests(lease.key), clusterActive),
+    report(lease, result) {
+      outliers?.report(lease.key, result);
+    },
     choose(context) {
       const { balancer, routes } = balancing;
-      const endpoint = balancer.pick(context);
+      const endpoint = balancer.pick(out === noneOut ? context : { ...context, exclude: union(out, context.exclude) });
       // The balancer and its routes are built from one endpoint list, so a pick always has a route.
       const route = endpoint === undefined ? undefined : routes.get(endpoint);
       if (endpoint === undefined || route === undefined) return undefined;
       const { key, origin } = route;
       active.set(key, activeRequests(key) + 1);
+      clusterActive++;
       let released = false;
       return {
         endpoint,
+        key,
         origin,
         // Read only by HTTP forwarding: a TCP relay takes the endpoint and opens its own socket.
         get pool() {
@@ -107,6 +162,7 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
         release() {
           if (released) return;
           released = true;
+          clusterActive--;
           const remaining = activeRequests(key) - 1;
           if (remaining > 0) active.set(key, remaining);
           else active.delete(key);
@@ -123,4 +179,9 @@ function createEndpointSet(endpoints: ClusterEndpointsConfig, deps: ClusterDeps)
     ...(endpoints.refreshMs === undefined ? {} : { refreshMs: endpoints.refreshMs }),
     ...(deps.lookup === undefined ? {} : { lookup: deps.lookup }),
   });
+}
+
+function union(a: ReadonlySet<string>, b: ReadonlySet<string> | undefined): ReadonlySet<string> {
+  if (b === undefined || b.size === 0) return a;
+  return new Set([...a, ...b]);
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
-import { MeshgateError } from '../errors.js';
+import { MeshgateError, type ResponseFlag } from '../errors.js';
 import { mapUpstreamError, resetAfterResponseStarted, upstreamFailures, type UpstreamFailure } from './error-map.js';
 import { sendLocalReply, type ForwardOutcome } from './local-reply.js';
 import { buildDownstreamResponseHeaders } from './request-headers.js';
@@ -9,9 +9,10 @@ import { requestHasBody } from './request-body.js';
 
 export type { ForwardOutcome } from './local-reply.js';
 
-// One proxied request: the client's body streams into undici's dispatch() and the upstream's
-// body streams into the ServerResponse, each side pausing the other when it cannot keep up.
-// Nothing is buffered beyond what the sockets hold.
+// One proxied request (or one try of it): the client's body streams into undici's dispatch()
+// and the upstream's body streams into the ServerResponse, each side pausing the other when it
+// cannot keep up. Nothing is buffered beyond what the sockets hold, except a small body handed
+// in whole so that a retry can send it again (retrying-forward.ts).
 
 export interface ForwardOptions {
   readonly req: IncomingMessage;
@@ -26,10 +27,27 @@ export interface ForwardOptions {
   readonly timeoutMs?: number;
   /** Edits the response headers (route and destination `headers.response`, CORS) before they are sent. */
   readonly editResponseHeaders?: (headers: OutgoingHttpHeaders, status: number) => void;
+  /** The request body read in advance, to send instead of streaming `req` (a retry replays it). */
+  readonly body?: Buffer;
+  /** Istio's perTryTimeout: this try alone; its expiry is a UT failure that `retry` may take. */
+  readonly perTryTimeoutMs?: number;
+  /** Asked before this try answers the client; true drops the try (nothing reaches the client) for another. */
+  readonly retry?: {
+    response(status: number, headers: Record<string, string | string[] | undefined>): boolean;
+    failure(flag: ResponseFlag): boolean;
+  };
+}
+
+/** A try's outcome: what the access log needs, and what outlier detection and retries read. */
+export interface AttemptOutcome extends ForwardOutcome {
+  /** The try was dropped for another one; the client saw nothing of it. */
+  readonly retry?: boolean;
+  /** The status the upstream answered with, relayed or not. */
+  readonly upstreamStatus?: number;
 }
 
 /** Proxies one request; resolves (never rejects) when the client's response is over. */
-export function forwardRequest(options: ForwardOptions): Promise<ForwardOutcome> {
+export function forwardRequest(options: ForwardOptions): Promise<AttemptOutcome> {
   return new Promise((resolve) => {
     new UpstreamExchange(options, resolve).start();
   });
@@ -38,6 +56,8 @@ export function forwardRequest(options: ForwardOptions): Promise<ForwardOutcome>
 class UpstreamExchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private perTryTimer: NodeJS.Timeout | undefined;
+  private upstreamStatus: number | undefined;
   private readonly startedAt = performance.now();
   private upstreamMs: number | undefined;
   private bytesReceived = 0;
@@ -47,25 +67,28 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   private detail = 'via_upstream';
   private readonly hasBody: boolean;
   private readonly resumeUpstream = () => this.controller?.resume();
+  private readonly onClientClose = () => this.settle();
 
   constructor(
     private readonly options: ForwardOptions,
-    private readonly resolve: (outcome: ForwardOutcome) => void,
+    private readonly resolve: (outcome: AttemptOutcome) => void,
   ) {
-    this.hasBody = requestHasBody(options.req);
+    this.hasBody = options.body === undefined ? requestHasBody(options.req) : options.body.length > 0;
+    if (options.body !== undefined) this.bytesReceived = options.body.length;
   }
 
   start(): void {
-    const { req, res, dispatcher, path, headers, timeoutMs } = this.options;
+    const { req, res, dispatcher, path, headers, timeoutMs, perTryTimeoutMs, body } = this.options;
     // 'close' comes after 'finish' on success, or alone when the client went away first.
-    res.once('close', () => this.settle());
+    res.once('close', this.onClientClose);
     if (timeoutMs !== undefined && timeoutMs > 0) this.timer = setTimeout(() => this.onTimeout(), timeoutMs);
+    if (perTryTimeoutMs !== undefined) this.perTryTimer = setTimeout(() => this.onPerTryTimeout(), perTryTimeoutMs);
     dispatcher.dispatch(
       {
         method: req.method ?? 'GET',
         path,
         headers,
-        body: this.hasBody ? req : null,
+        body: this.hasBody ? (body ?? req) : null,
       },
       this,
     );
@@ -78,7 +101,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return;
     }
     // Attached in the same tick in which undici starts reading the body, so no chunk is missed.
-    if (this.hasBody) {
+    if (this.hasBody && this.options.body === undefined) {
       this.options.req.on('data', (chunk: Buffer) => {
         this.bytesReceived += chunk.length;
       });
@@ -91,7 +114,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     upstreamHeaders: Record<string, string | string[] | undefined>,
   ): void {
     if (statusCode < 200 || this.failure !== undefined) return; // 1xx are not relayed
-    const { res, editResponseHeaders } = this.options;
+    const { res, editResponseHeaders, retry } = this.options;
+    this.upstreamStatus = statusCode;
+    if (retry?.response(statusCode, upstreamHeaders) === true) return this.drop(undefined);
     this.upstreamMs = Math.round(performance.now() - this.startedAt);
     const headers = buildDownstreamResponseHeaders(upstreamHeaders);
     headers['x-envoy-upstream-service-time'] = String(this.upstreamMs);
@@ -127,13 +152,43 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     this.clearTimer();
     if (this.failure !== undefined) return; // we aborted it ourselves and have answered already
-    this.fail(mapUpstreamError(err));
+    this.failOrRetry(mapUpstreamError(err));
   }
 
   private onTimeout(): void {
     this.timer = undefined;
     if (this.failure !== undefined) return;
     this.fail(upstreamFailures.timeout);
+  }
+
+  private onPerTryTimeout(): void {
+    this.perTryTimer = undefined;
+    if (this.failure !== undefined) return;
+    this.failOrRetry(upstreamFailures.timeout);
+  }
+
+  /** A failure of this try: another try takes over when the response has not started and the policy says so. */
+  private failOrRetry(failure: UpstreamFailure): void {
+    if (!this.options.res.headersSent && this.options.retry?.failure(failure.flag) === true) this.drop(failure);
+    else this.fail(failure);
+  }
+
+  /** Drops this try for another: stops upstream, leaves the client alone, resolves now. */
+  private drop(failure: UpstreamFailure | undefined): void {
+    // Any failure marks the exchange as answered, so undici's later callbacks do nothing.
+    this.failure = failure ?? upstreamFailures.downstreamDisconnect;
+    this.options.res.off('close', this.onClientClose);
+    this.clearTimer();
+    const controller = this.controller;
+    if (controller !== undefined && !controller.aborted) controller.abort(new MeshgateError('URX', 'try dropped for a retry'));
+    this.resolve({
+      status: 0,
+      ...(failure === undefined ? {} : { flag: failure.flag, detail: failure.detail }),
+      retry: true,
+      bytesReceived: this.bytesReceived,
+      bytesSent: 0,
+      ...(this.upstreamStatus === undefined ? {} : { upstreamStatus: this.upstreamStatus }),
+    });
   }
 
   /** Answers the client for a failure (or resets it, when the response has started) and stops upstream. */
@@ -169,13 +224,14 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       bytesReceived: this.bytesReceived,
       bytesSent: this.bytesSent,
       upstreamMs: this.upstreamMs,
+      ...(this.upstreamStatus === undefined ? {} : { upstreamStatus: this.upstreamStatus }),
     });
   }
 
   private clearTimer(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    clearTimeout(this.timer);
+    clearTimeout(this.perTryTimer);
+    this.timer = undefined;
+    this.perTryTimer = undefined;
   }
 }

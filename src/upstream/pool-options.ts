@@ -18,6 +18,10 @@ export interface ConnectionPoolSettings {
   readonly http?: {
     readonly maxRequestsPerConnection?: number;
     readonly idleTimeout?: number;
+    /** Circuit breaking (circuit-breaker.ts), not pool sizing. */
+    readonly http1MaxPendingRequests?: number;
+    readonly http2MaxRequests?: number;
+    readonly maxRetries?: number;
   };
 }
 
@@ -43,8 +47,9 @@ export interface ConnectSettings {
 /** Istio's default connect timeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 // undici's default for a response without a Keep-Alive hint. A server that sends none may close
-// an idle connection at any moment, and a request sent on it as it closes fails (meshgate has no
-// retries yet), so such connections stay short-lived even when idleTimeout allows more.
+// an idle connection at any moment, and a request sent on it as it closes fails (retried only
+// when the route's retryOn covers a reset), so such connections stay short-lived even when
+// idleTimeout allows more.
 const UNHINTED_KEEP_ALIVE_MS = 4_000;
 // undici's default cap on a server's Keep-Alive hint, when no idleTimeout sets one.
 const DEFAULT_KEEP_ALIVE_MAX_MS = 600_000;

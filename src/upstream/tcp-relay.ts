@@ -74,6 +74,8 @@ export async function relayToCluster(client: Socket, managed: ManagedCluster): P
     });
     upstream.once('connect', () => {
       connected = true;
+      // Outlier detection hears of every connection: Envoy counts a connection made as a 200.
+      cluster.report(lease, { status: 200 });
       upstreamLocalAddress = `${upstream.localAddress}:${upstream.localPort}`;
       upstream.setTimeout(0);
       if (idleMs > 0) client.setTimeout(idleMs, () => destroyBoth());
@@ -88,6 +90,7 @@ export async function relayToCluster(client: Socket, managed: ManagedCluster): P
       if (!connected) {
         const mapped = mapUpstreamError(err);
         failure = { flag: mapped.flag, transportFailureReason: (err as { code?: string }).code ?? mapped.detail };
+        cluster.report(lease, { flag: mapped.flag });
       }
       destroyBoth();
     });

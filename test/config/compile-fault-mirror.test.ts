@@ -1,6 +1,7 @@
 import test from 'ava';
 import { compileYaml, lineOf, snapshotOf } from '../helpers/compile-config.js';
 import { gatewayYaml } from '../helpers/config-files.js';
+import { virtualServiceYaml } from '../helpers/service-yaml.js';
 import type { RouteAction, Snapshot } from '../../src/config/snapshot.js';
 import { createRequestView } from '../../src/routing/request-view.js';
 
@@ -8,16 +9,7 @@ import { createRequestView } from '../../src/routing/request-view.js';
 // deprecated integer fields, the timeout a fault switches off, and the clusters mirrors need.
 
 const config = (http: string, extra = '') => `${gatewayYaml(80)}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: app}
-spec:
-  hosts: ["*"]
-  gateways: [edge]
-  http:
-${http}
----
-apiVersion: networking.istio.io/v1
+${virtualServiceYaml('app', http)}apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: services}
 spec:

@@ -15,7 +15,7 @@ ${trafficPolicy}
     - name: v1
       labels: { version: v1 }
       trafficPolicy:
-        outlierDetection: { consecutive5xxErrors: 3 }
+        outlierDetection: { consecutive5xxErrors: 3, splitExternalLocalOriginErrors: true }
 `;
 
 test('ignored settings are warned about at their line, with their path', async (t) => {
@@ -29,8 +29,7 @@ test('ignored settings are warned about at their line, with their path', async (
   t.deepEqual(
     warnings.map((w) => w.path).sort(),
     [
-      'spec.subsets[0].trafficPolicy.outlierDetection',
-      'spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests',
+      'spec.subsets[0].trafficPolicy.outlierDetection.splitExternalLocalOriginErrors',
       'spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration',
       'spec.trafficPolicy.loadBalancer.localityLbSetting',
       'spec.trafficPolicy.tls',
@@ -44,7 +43,8 @@ test('what meshgate acts on, and schema defaults, raise no warning', async (t) =
   const yaml = rule(`    loadBalancer: { consistentHash: { httpHeaderName: x-user } }
     connectionPool:
       tcp: { maxConnections: 10, connectTimeout: 2s }
-      http: { maxRequestsPerConnection: 5 }`).replace(/\n {2}subsets:[\s\S]*$/, '\n');
+      http: { maxRequestsPerConnection: 5, http1MaxPendingRequests: 1, http2MaxRequests: 10, maxRetries: 1 }
+    outlierDetection: { consecutive5xxErrors: 3, consecutiveGatewayErrors: 2, interval: 1s, baseEjectionTime: 5s, maxEjectionPercent: 50, minHealthPercent: 20 }`).replace(/\n {2}subsets:[\s\S]*$/, '\n');
   const { issues } = await compileYaml(t, yaml);
   t.deepEqual(issues.filter((i) => i.code === 'MG_ERR_CONFIG_UNSUPPORTED'), []);
 });

@@ -330,7 +330,7 @@ spec:
   t.is(destination('/').requestHeaders, undefined);
 });
 
-test('route fields not acted on yet (retries, delegate) are reported as MG_ERR_CONFIG_UNSUPPORTED warnings at file:line', async (t) => {
+test('route fields not acted on yet (delegate) are reported as MG_ERR_CONFIG_UNSUPPORTED warnings at file:line', async (t) => {
   const yaml = `${gw('edge', 'default', '  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}')}apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: extras}
@@ -339,7 +339,7 @@ spec:
   gateways: [edge]
   http:
   - timeout: 5s
-    retries: {attempts: 2}
+    retries: {attempts: 2, retryRemoteLocalities: true}
     route: [{destination: {host: a.internal, port: {number: 80}}}]
   - match: [{uri: {prefix: /team}}]
     delegate: {name: team-routes, namespace: team}
@@ -350,7 +350,7 @@ spec:
   t.deepEqual(
     unsupported.map((i) => [i.severity, i.file, i.line, i.path, i.resource]),
     [
-      ['warning', file, lineOf(yaml, 'retries:'), 'spec.http[0].retries', 'default/extras'],
+      ['warning', file, lineOf(yaml, 'retryRemoteLocalities'), 'spec.http[0].retries.retryRemoteLocalities', 'default/extras'],
       ['warning', file, lineOf(yaml, 'delegate:'), 'spec.http[1].delegate', 'default/extras'],
     ],
   );
@@ -372,13 +372,13 @@ spec:
   hosts: ["*"]
   gateways: [a, b]
   http:
-  - retries: {attempts: 2}
+  - retries: {attempts: 2, retryRemoteLocalities: true}
     route: [{destination: {host: unknown-port.internal}}]
 `;
   const { issues } = await compileYaml(t, yaml);
   t.deepEqual(issues.map((i) => [i.code, i.path]), [
-    ['MG_ERR_CONFIG_UNSUPPORTED', 'spec.http[0].retries'],
     ['MG_ERR_CONFIG_DESTINATION_PORT', 'spec.http[0].route[0].destination.port'],
+    ['MG_ERR_CONFIG_UNSUPPORTED', 'spec.http[0].retries.retryRemoteLocalities'],
   ]);
 });
 

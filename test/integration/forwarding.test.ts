@@ -237,13 +237,13 @@ test('hop-by-hop response headers, and those the upstream\'s Connection names, d
   t.not(res.headers['keep-alive'], 'timeout=99');
 });
 
-test('an endpoint that refuses connections: 503 UF, in the response and the access log', async (t) => {
+test('an endpoint that refuses connections: 503 UF, and URX once Istio\'s default two retries are spent', async (t) => {
   const res = await request(url('/refused/one'));
   const body = await res.body.text();
   t.is(res.statusCode, 503);
   t.is(body, 'upstream connect error or disconnect/reset before headers. reset reason: connection failure');
   const line = await accessLogLine(world.gateway, '/refused/one');
-  t.regex(line, /" 503 UF upstream_reset_before_response_started\{connection_failure\} /);
+  t.regex(line, /" 503 UF,URX upstream_reset_before_response_started\{connection_failure\} /);
   t.regex(line, /outbound\|\d+\|\|refused\.internal /);
 });
 

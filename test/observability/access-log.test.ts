@@ -90,6 +90,9 @@ test("several flags print comma-separated in Envoy's order, whatever order they 
   t.is(flagsOf(['FI', 'DI']), 'DI,FI');
   t.is(flagsOf(['DC', 'DI']), 'DI,DC');
   t.is(flagsOf(['DI', 'UF']), 'UF,DI');
+  // Why a retry did not happen comes after the failure itself.
+  t.is(flagsOf(['URX', 'UF']), 'UF,URX');
+  t.is(flagsOf(['UO', 'UC']), 'UC,UO');
   t.is(flagsOf([]), '-');
 });
 

@@ -158,3 +158,41 @@ test('a DNS cluster rebuilds its balancer when the answer changes', async (t) =>
   const origins = new Set(Array.from({ length: 4 }, () => cluster.choose({})!.origin));
   t.deepEqual([...origins].sort(), ['http://10.1.0.2:80', 'http://10.1.0.3:80']);
 });
+
+test('ejected endpoints are skipped by choose; below minHealthPercent ejection is ignored (panic) and all serve', (t) => {
+  const pools = createPoolRegistry();
+  t.teardown(() => pools.close());
+  const outlierDetection = { consecutive5xxErrors: 1, maxEjectionPercent: 100, interval: 60_000 };
+  const build = (minHealthPercent: number) => {
+    const cluster = createCluster(staticCluster([endpoint(1), endpoint(2), endpoint(3)], { trafficPolicy: { outlierDetection: { ...outlierDetection, minHealthPercent } } }), { pools, logger });
+    t.teardown(() => cluster.close());
+    return cluster;
+  };
+  const picks = (cluster: Cluster) => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const lease = cluster.choose({})!;
+      seen.add(endpointKey(lease.endpoint));
+      lease.release();
+    }
+    return [...seen].sort();
+  };
+  const fail = (cluster: Cluster, last: number) => {
+    const lease = cluster.choose({ exclude: new Set([1, 2, 3].filter((n) => n !== last).map((n) => endpointKey(endpoint(n)))) })!;
+    cluster.report(lease, { status: 500 });
+    lease.release();
+  };
+
+  const strict = build(0);
+  fail(strict, 1);
+  t.deepEqual(picks(strict), ['10.0.0.2:8080', '10.0.0.3:8080']);
+  fail(strict, 2);
+  t.deepEqual(picks(strict), ['10.0.0.3:8080']);
+
+  // 50%: with one of three out (67% healthy) ejection holds; with two out (33%) all three serve.
+  const panicky = build(50);
+  fail(panicky, 1);
+  t.deepEqual(picks(panicky), ['10.0.0.2:8080', '10.0.0.3:8080']);
+  fail(panicky, 2);
+  t.deepEqual(picks(panicky), ['10.0.0.1:8080', '10.0.0.2:8080', '10.0.0.3:8080']);
+});

@@ -42,7 +42,7 @@ async function front(t: ExecutionContext, mirrorPort: number | undefined, option
   const lease = async (): Promise<UpstreamLease | undefined> =>
     pool === undefined
       ? undefined
-      : { endpoint: { address: '127.0.0.1', port: mirrorPort!, labels: {}, weight: 1 }, origin: '', pool, release: () => released++ };
+      : { endpoint: { address: '127.0.0.1', port: mirrorPort!, labels: {}, weight: 1 }, key: `127.0.0.1:${mirrorPort!}`, origin: '', pool, release: () => released++ };
   const port = await listen(t, (req, res) => {
     const done = mirrors.start([{ cluster: 'mirror', chance: 1 }], {
       req,

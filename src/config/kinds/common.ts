@@ -75,6 +75,16 @@ export const duration = z.union([z.string(), z.number()]).transform((text, ctx) 
   return milliseconds;
 });
 
+/** Istio's ValidateDuration for the named duration fields of an object: when set, at least 1ms. */
+export function atLeastOneMillisecond(fields: readonly string[]) {
+  return z.superRefine((value: object, ctx) => {
+    for (const field of fields) {
+      const ms = (value as Record<string, unknown>)[field];
+      if (typeof ms === 'number' && ms < 1) addCodedIssue(ctx, 'MG_ERR_CONFIG_FIELD_VALUE', `${field} must be at least 1ms`, [field]);
+    }
+  }, whenObject);
+}
+
 /**
  * Lets an object-level check run even when some fields failed (zod skips refinements of an
  * invalid object by default), as long as there is an object to check.

@@ -15,6 +15,7 @@ import {
   uint64,
   unlimited,
   whenObject,
+  atLeastOneMillisecond,
 } from './common.js';
 
 // DestinationRule (istio/api networking/v1alpha3/destination_rule.proto): what happens to
@@ -123,7 +124,7 @@ export const OutlierDetection = z.strictObject({
   baseEjectionTime: duration.default(30_000),
   maxEjectionPercent: integer(0, 100).default(10),
   minHealthPercent: integer(0, 100).default(0),
-});
+}).check(atLeastOneMillisecond(['interval', 'baseEjectionTime']));
 export type OutlierDetection = z.output<typeof OutlierDetection>;
 
 export const ClientTLSSettings = z

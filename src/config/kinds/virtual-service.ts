@@ -17,6 +17,7 @@ import {
   subsetName,
   portNumber,
   whenObject,
+  atLeastOneMillisecond,
 } from './common.js';
 import { grpcStatusCodes } from '../../filters/fault/grpc-status.js';
 
@@ -176,7 +177,7 @@ export const HTTPRetry = z.strictObject({
   // The proto: "Defaults to true".
   retryIgnorePreviousHosts: z.boolean().default(true),
   backoff: duration.optional(),
-});
+}).check(atLeastOneMillisecond(['perTryTimeout', 'backoff']));
 export type HTTPRetry = z.output<typeof HTTPRetry>;
 
 const Delay = z
