@@ -143,13 +143,22 @@ test('a WebSocket stays open across reloads', async (t) => {
 });
 
 test('SIGTERM: not ready at once, in-flight requests finish, then exit 0', async (t) => {
-  const { gateway, port } = await start(t, (_req, res, name) => setTimeout(() => res.end(name), 1000));
-  const inFlight = Array.from({ length: 10 }, async () => {
+  const inFlightCount = 10;
+  let arrived = 0;
+  let allArrived: () => void;
+  const upstreamHasAll = new Promise<void>((resolve) => (allArrived = resolve));
+  const { gateway, port } = await start(t, (_req, res, name) => {
+    if (++arrived === inFlightCount) allArrived();
+    setTimeout(() => res.end(name), 1000);
+  });
+  const inFlight = Array.from({ length: inFlightCount }, async () => {
     const res = await request(`http://127.0.0.1:${port}/`, { reset: true });
     return { status: res.statusCode, text: await res.body.text() };
   });
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Every request is in flight (at the upstream) before the signal, however busy the machine.
+  await upstreamHasAll;
   const exitCode = gateway.stop('SIGTERM');
+  await gateway.waitForLog((l) => l.msg === 'draining');
 
   const readiness = await request(`http://127.0.0.1:${gateway.adminPort}/healthz/ready`);
   await readiness.body.text();
