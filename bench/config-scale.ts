@@ -29,7 +29,7 @@ const pipelineMs: number[] = [];
 let snapshot;
 for (let i = 0; i < runs; i++) {
   const started = performance.now();
-  const result = await buildSnapshot({ paths: [dir], defaultNamespace: 'default', generation: i + 1 });
+  const result = await buildSnapshot({ paths: [dir], defaultNamespace: 'default', generation: i + 1, certsDir: dir });
   pipelineMs.push(performance.now() - started);
   if (result.snapshot === undefined) throw new Error(`bench config refused: ${JSON.stringify(result.issues.slice(0, 3))}`);
   snapshot = result.snapshot;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { MeshgateError } from './errors.js';
 import { createLogger, type LogLevel, type Logger } from './log.js';
@@ -17,13 +18,15 @@ const usage = `meshgate - an edge gateway configured with Istio's YAML
 
 Usage:
   meshgate run --config PATH [--config PATH ...] [options]
-  meshgate validate PATH... [--namespace NS] [--output text|json]
+  meshgate validate PATH... [--namespace NS] [--certs DIR] [--output text|json]
   meshgate demo PATH... [options]      run, plus an echo server on every loopback endpoint the config names
   meshgate version
 
 Options for run and demo:
   --config PATH          file or folder of YAML (repeatable; folders are read recursively)
   --namespace NS         namespace of resources that do not name one (default: default)
+  --certs DIR            certificates: DIR/NAME/tls.crt, tls.key, ca.crt for credentialName NAME
+                         (default: certs/ beside the first config path, else ./certs)
   --workers N|auto       worker processes serving traffic (default: auto, one per available core)
   --admin-port N         admin port: /healthz/ready, /config_dump, /listeners, /reload (default: 15000)
   --admin-bind ADDR      admin address (default: 127.0.0.1)
@@ -36,6 +39,7 @@ Options for run and demo:
 const runOptions = {
   config: { type: 'string', multiple: true },
   namespace: { type: 'string', default: 'default' },
+  certs: { type: 'string' },
   workers: { type: 'string', default: 'auto' },
   'admin-port': { type: 'string', default: '15000' },
   'admin-bind': { type: 'string', default: '127.0.0.1' },
@@ -83,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function validate(paths: string[], flags: Flags): Promise<number> {
-  const result = await buildSnapshot({ paths, defaultNamespace: flags.namespace, generation: 1 });
+  const result = await buildSnapshot({ paths, defaultNamespace: flags.namespace, generation: 1, certsDir: certsDir(paths, flags) });
   const errors = result.issues.filter((i) => i.severity === 'error').length;
   const warnings = result.issues.length - errors;
   if (flags.output === 'json') {
@@ -114,9 +118,11 @@ async function run(paths: string[], flags: Flags, demo: boolean): Promise<number
   const workers = flags.workers === 'auto' ? availableParallelism() : Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1) throw usageError(`--workers "${flags.workers}" is not a number of workers (1 or more) or auto`);
 
-  const upstreams = demo ? await startDemoUpstreams(paths, flags.namespace, logger) : undefined;
+  const certs = certsDir(paths, flags);
+  const upstreams = demo ? await startDemoUpstreams(paths, flags.namespace, certs, logger) : undefined;
   const gateway = await startGateway({
     configPaths: paths,
+    certsDir: certs,
     namespace: flags.namespace,
     workers,
     ...(flags['no-admin'] ? {} : { admin: { bind: flags['admin-bind'], port: adminPort } }),
@@ -154,6 +160,13 @@ function waitForSignals(gateway: Gateway, logger: Logger, afterStop: () => Promi
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/** --certs, else certs/ beside the first config path (gateways/ -> ./certs), else ./certs. */
+function certsDir(paths: readonly string[], flags: Flags): string {
+  if (flags.certs !== undefined) return path.resolve(flags.certs);
+  const beside = path.join(path.dirname(path.resolve(paths[0]!)), 'certs');
+  return existsSync(beside) ? beside : path.resolve('certs');
 }
 
 function logLevel(value: string): LogLevel {

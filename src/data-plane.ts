@@ -2,6 +2,7 @@ import type { Logger } from './log.js';
 import type { ListenerConfig, Snapshot, StreamListenerConfig } from './config/snapshot.js';
 import { createHttpListener } from './listeners/http-listener.js';
 import { createHttpHandler } from './listeners/http-handler.js';
+import { createH2Listener } from './listeners/h2-listener.js';
 import { createStreamListener } from './listeners/stream-listener.js';
 import { createStreamHandler } from './listeners/stream-handler.js';
 import { createClusterManager } from './upstream/cluster-manager.js';
@@ -42,14 +43,24 @@ export interface DataPlane {
   stop(): Promise<void>;
 }
 
-/** A listener of either kind; a reload swaps its config in place. */
-type WantedListener = { readonly kind: 'http'; readonly config: ListenerConfig } | { readonly kind: 'stream'; readonly config: StreamListenerConfig };
+/**
+ * A listener of one kind; a reload swaps its config in place. Plain HTTP/1.1 ports are fastify's
+ * ('http'); TLS and HTTP/2 ports the h2 listener's ('h2'); passthrough and TCP ports relay bytes.
+ */
+type WantedListener =
+  | { readonly kind: 'http'; readonly config: ListenerConfig }
+  | { readonly kind: 'h2'; readonly config: ListenerConfig }
+  | { readonly kind: 'stream'; readonly config: StreamListenerConfig };
+
+function httpListener(config: ListenerConfig): WantedListener {
+  return { kind: config.tls !== undefined || config.http2 ? 'h2' : 'http', config };
+}
 
 interface OpenListener {
   readonly kind: WantedListener['kind'];
   /** The config the listener's handler reads per request or connection. */
   readonly ref: { config: WantedListener['config'] };
-  readonly listener: { address(): { address: string; port: number }; close(drainMs: number): Promise<void> };
+  readonly listener: { address(): { address: string; port: number }; close(drainMs: number): Promise<void>; update?(config: ListenerConfig): void };
 }
 
 export function createDataPlane(options: DataPlaneOptions): DataPlane {
@@ -74,12 +85,16 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       const ref = { config: wanted.config };
       return { kind: 'http', ref, listener: await createHttpListener({ bind, port, logger, ...createHttpHandler(ref, handlerDeps) }) };
     }
+    if (wanted.kind === 'h2') {
+      const ref = { config: wanted.config };
+      return { kind: 'h2', ref, listener: await createH2Listener({ bind, port, logger, config: wanted.config, ...createHttpHandler(ref, handlerDeps) }) };
+    }
     const ref = { config: wanted.config };
     return { kind: 'stream', ref, listener: await createStreamListener({ bind, port, logger, onConnection: createStreamHandler(ref, handlerDeps) }) };
   };
 
   // Removed listeners drain in the background, so applying a snapshot never waits out a drain.
-  // A port that changes kind (HTTP <-> stream) is closed and opened again.
+  // A port that changes kind (HTTP/1.1, TLS or HTTP/2, stream) is closed and opened again.
   const reconcile = async (wantedListeners: readonly WantedListener[], onBindFailure: 'throw' | 'report') => {
     const wanted = new Map(wantedListeners.map((w) => [w.config.name, w.kind]));
     for (const [name, { kind }] of [...open]) {
@@ -91,6 +106,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       const existing = open.get(config.name);
       if (existing !== undefined) {
         existing.ref.config = config;
+        if (wantedListener.kind === 'h2') existing.listener.update?.(wantedListener.config);
         continue;
       }
       try {
@@ -111,7 +127,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       clusters.update(snapshot.clusters);
       return reconcile(
         [
-          ...snapshot.listeners.map((config) => ({ kind: 'http' as const, config })),
+          ...snapshot.listeners.map(httpListener),
           ...snapshot.streamListeners.map((config) => ({ kind: 'stream' as const, config })),
         ],
         onBindFailure,

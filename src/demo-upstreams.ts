@@ -12,8 +12,8 @@ export interface DemoUpstreams {
 
 const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
-export async function startDemoUpstreams(paths: readonly string[], namespace: string, logger: Logger): Promise<DemoUpstreams> {
-  const { snapshot } = await buildSnapshot({ paths, defaultNamespace: namespace, generation: 0 });
+export async function startDemoUpstreams(paths: readonly string[], namespace: string, certsDir: string, logger: Logger): Promise<DemoUpstreams> {
+  const { snapshot } = await buildSnapshot({ paths, defaultNamespace: namespace, generation: 0, certsDir });
   const endpoints = new Map<string, { address: string; port: number; labels: Readonly<Record<string, string>>; services: Set<string> }>();
   for (const cluster of snapshot?.clusters.values() ?? []) {
     if (cluster.endpoints.kind !== 'static') continue;

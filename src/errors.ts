@@ -26,6 +26,11 @@ export const configErrorCodes = {
   MG_ERR_CONFIG_WEIGHTS: 'route weights do not add up as Istio requires',
   MG_ERR_CONFIG_DESTINATION_PORT: 'a destination port is missing or not one the service defines',
   MG_ERR_CONFIG_UNSUPPORTED: 'a valid Istio field meshgate does not act on yet',
+  MG_ERR_TLS_FILE: 'a certificate, key, CA or CRL file a Gateway server names cannot be read',
+  MG_ERR_TLS_PEM: 'a certificate, key, CA or CRL is not valid PEM',
+  MG_ERR_TLS_KEY_MISMATCH: 'a private key does not belong to its certificate',
+  MG_ERR_TLS_CERT_EXPIRING: 'a server certificate expires within 30 days, or has expired',
+  MG_ERR_TLS_SETTINGS: 'TLS settings that cannot be served (versions out of order, an unknown cipher suite, a mode not built)',
   MG_ERR_CONFIG_PASSTHROUGH_MIXED: 'a port mixes TLS PASSTHROUGH servers with terminating ones, which this build cannot serve yet',
 } as const;
 

@@ -17,6 +17,8 @@ import { createConfigDump, type ConfigDump } from './admin/config-dump.js';
 
 export interface GatewayOptions {
   readonly configPaths: readonly string[];
+  /** The certs folder: credentialName folders and relative certificate paths; watched like the config. */
+  readonly certsDir: string;
   readonly namespace: string;
   readonly workers: number;
   readonly admin?: { readonly bind: string; readonly port: number };
@@ -49,9 +51,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let onFileChange = () => {
     changedDuringStart = true;
   };
-  const watcher: ConfigWatcher | undefined = options.watch ? await watchConfig(options.configPaths, () => onFileChange()) : undefined;
+  const watcher: ConfigWatcher | undefined = options.watch ? await watchConfig([...options.configPaths, options.certsDir], () => onFileChange()) : undefined;
 
-  const first = await buildSnapshot({ paths: options.configPaths, defaultNamespace: options.namespace, generation: 1 });
+  const first = await buildSnapshot({ paths: options.configPaths, defaultNamespace: options.namespace, generation: 1, certsDir: options.certsDir });
   logIssues(logger, first.issues);
   if (first.snapshot === undefined || first.config === undefined) {
     watcher?.close();
@@ -59,7 +61,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   // Plain data only: the compiled snapshot is the workers'; see config-dump.ts.
-  const firstWire = toWire(first.config);
+  const firstWire = toWire(first.config, first.credentials);
   let current: ConfigDump = createConfigDump(first.snapshot, firstWire);
   let ready = false;
   let lastRefused: RefusedReload | undefined;
@@ -99,7 +101,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const rebuild = async (reason: string): Promise<ReloadResult> => {
     const generation = current.generation + 1;
-    const result = await buildSnapshot({ paths: options.configPaths, defaultNamespace: options.namespace, generation });
+    const result = await buildSnapshot({ paths: options.configPaths, defaultNamespace: options.namespace, generation, certsDir: options.certsDir });
     logIssues(logger, result.issues);
     if (result.snapshot === undefined || result.config === undefined) {
       lastRefused = { at: new Date().toISOString(), issues: result.issues };
@@ -110,7 +112,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       return { applied: false, generation: current.generation, issues: result.issues };
     }
-    const wire = toWire(result.config);
+    const wire = toWire(result.config, result.credentials);
     current = createConfigDump(result.snapshot, wire);
     logApplied(logger, await supervisor.update(generation, wire), reason, generation);
     return { applied: true, generation, issues: result.issues };

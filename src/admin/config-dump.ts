@@ -9,18 +9,36 @@ import type { WireConfig } from '../process/messages.js';
 export interface ConfigDump {
   readonly generation: number;
   readonly createdAt: string;
-  readonly listeners: readonly { readonly name: string; readonly bind: string; readonly port: number; readonly protocol: string }[];
+  readonly listeners: readonly {
+    readonly name: string;
+    readonly bind: string;
+    readonly port: number;
+    readonly protocol: string;
+    /** HTTP listeners' Gateway servers; stream listeners have none here. */
+    readonly servers?: readonly { readonly name: string; readonly hosts: readonly string[]; readonly tls?: string }[];
+  }[];
   readonly clusters: readonly unknown[];
   readonly resources: readonly { readonly kind: string; readonly apiVersion: string; readonly metadata: unknown; readonly spec: unknown; readonly source: string }[];
   readonly warnings: Snapshot['warnings'];
 }
 
 export function createConfigDump(snapshot: Snapshot, config: WireConfig): ConfigDump {
-  const lists: readonly (readonly { kind: string; apiVersion: string; metadata: unknown; spec: unknown; file: string }[])[] = Object.values(config);
+  // Never the credentials: they hold private keys. A spec names its certificates, which is enough.
+  const { credentials: _secret, ...resources } = config;
+  const lists: readonly (readonly { kind: string; apiVersion: string; metadata: unknown; spec: unknown; file: string }[])[] = Object.values(resources);
   return Object.freeze({
     generation: snapshot.generation,
     createdAt: snapshot.createdAt,
-    listeners: [...snapshot.listeners, ...snapshot.streamListeners].map(({ name, bind, port, protocol }) => ({ name, bind, port, protocol })),
+    listeners: [
+      ...snapshot.listeners.map(({ name, bind, port, protocol, servers }) => ({
+        name,
+        bind,
+        port,
+        protocol,
+        servers: servers.servers.map((server) => ({ name: server.name, hosts: server.hosts, ...(server.tls === undefined ? {} : { tls: server.tls.mode }) })),
+      })),
+      ...snapshot.streamListeners.map(({ name, bind, port, protocol }) => ({ name, bind, port, protocol })),
+    ],
     clusters: [...snapshot.clusters.values()],
     resources: lists.flatMap((list) => list.map(({ kind, apiVersion, metadata, spec, file }) => ({ kind, apiVersion, metadata, spec, source: file }))),
     warnings: snapshot.warnings,

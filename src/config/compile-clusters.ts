@@ -10,6 +10,9 @@ import type { Endpoint } from '../upstream/endpoint.js';
 // Turns a route destination (host, port, subset) into Envoy's unit of upstream config, the
 // cluster `outbound|PORT|SUBSET|HOST`, with its endpoints and merged traffic policy.
 
+/** Service port protocols whose upstream connections speak HTTP/2. */
+const http2Protocols: ReadonlySet<string> = new Set(['HTTP2', 'GRPC']);
+
 /** A Kubernetes Service name resolves on its port; HTTP's default stands in when none is named. */
 const defaultServicePort = 80;
 
@@ -48,6 +51,7 @@ export function resolveCluster(ref: DestinationRef, namespace: string, registry:
     ...(ref.subset === undefined ? {} : { subset: ref.subset }),
     endpoints: endpointsOf(ref.host, entry, servicePort, subsetLabels ?? {}, registry),
     ...(trafficPolicy?.loadBalancer === undefined ? {} : { loadBalancer: trafficPolicy.loadBalancer }),
+    ...(http2Protocols.has(servicePort.protocol?.toUpperCase() ?? '') ? { protocol: 'HTTP2' as const } : {}),
     ...(trafficPolicy === undefined ? {} : { trafficPolicy }),
   });
   return problem === undefined ? { config } : { config, problem };

@@ -5,6 +5,7 @@ import type { Resource, ValidatedConfig } from './validate.js';
 import type { StreamConnection, StreamListenerConfig, StreamRoute } from './snapshot.js';
 import type { FieldPath } from './issue.js';
 import { resolveShortName } from './fqdn.js';
+import { terminatesTls } from './credentials.js';
 import { resolveCluster } from './compile-clusters.js';
 import { reportPortProblem, type RouteCompileContext } from './compile-routes.js';
 import { domainsFor, gatewayKey, type BoundServer } from './compile-listeners.js';
@@ -23,8 +24,6 @@ import { createStreamRouteTable, type StreamRouteCandidate } from '../routing/st
 // server's hosts. Match blocks: `port` and `gateways` are settled here; `destinationSubnets` and
 // `sourceSubnet` are checked per connection; `sourceLabels`/`sourceNamespace` never hold at a
 // gateway (see request-match.ts).
-
-const terminatingModes: ReadonlySet<string> = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
 
 /** Whether this server's connections are relayed as bytes (and so are this file's to compile). */
 export function isStreamServer(server: Server): boolean {
@@ -73,8 +72,8 @@ function collectStreamServers(gateways: ValidatedConfig['gateways']): Map<string
       if (isStreamServer(server)) {
         listener.servers.push({ gateway: gatewayKey(gateway), gatewayNamespace: gateway.metadata.namespace, server });
         if (server.tls?.mode === 'PASSTHROUGH') listener.passthrough ??= { gateway, index };
-      } else if (server.tls?.mode !== undefined && terminatingModes.has(server.tls.mode)) {
-        listener.terminated.push({ gateway, index, mode: server.tls.mode });
+      } else if (terminatesTls(server)) {
+        listener.terminated.push({ gateway, index, mode: server.tls.mode! });
       }
     });
   }

@@ -8,15 +8,16 @@ import { createServiceRegistry } from './service-registry.js';
 import { warnIgnoredPolicies } from './compile-policy-warnings.js';
 import { attachHealthChecks } from './compile-health-checks.js';
 import type { ClusterConfig } from '../upstream/cluster.js';
+import type { ServerCredentials } from './credentials.js';
 
 // compile: a pure function from validated resources to one frozen Snapshot. Every matcher,
 // weight table and cluster is built here once; the data plane only reads.
 
-export function compileSnapshot(config: ValidatedConfig, generation: number): { snapshot: Snapshot; issues: ConfigIssue[] } {
+export function compileSnapshot(config: ValidatedConfig, generation: number, credentials: ServerCredentials = {}): { snapshot: Snapshot; issues: ConfigIssue[] } {
   const issues = createIssueSink();
   const clusters = new Map<string, ClusterConfig>();
   const context = { registry: createServiceRegistry(config), clusters, issues };
-  const listeners = compileListeners(config, context);
+  const listeners = compileListeners(config, context, credentials);
   const streamListeners = compileStreamListeners(config, context);
   for (const rule of config.destinationRules) warnIgnoredPolicies(rule, issues);
   attachHealthChecks(config.healthCheckPolicies, clusters, issues);

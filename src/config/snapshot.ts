@@ -7,6 +7,8 @@ import type { CompiledCors } from '../filters/cors/cors.js';
 import type { DirectResponse } from '../routing/actions/direct-response.js';
 import type { Redirect, RedirectRequest } from '../routing/actions/redirect.js';
 import type { Rewritten } from '../routing/actions/rewrite.js';
+import type { ServerTable } from '../routing/server-table.js';
+import type { TlsServerConfig } from './compile-tls.js';
 import type { FaultConfig } from '../filters/fault/fault.js';
 import type { MirrorPolicy } from '../upstream/mirror.js';
 import type { RetryPolicy } from '../upstream/retry-policy.js';
@@ -25,7 +27,7 @@ export interface Snapshot {
   readonly warnings: readonly ConfigIssue[];
 }
 
-export type ListenerProtocol = 'HTTP' | 'HTTP2' | 'GRPC';
+export type ListenerProtocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'HTTPS';
 
 export interface ListenerConfig {
   /** Istio's listener name: `${bind}_${port}`. */
@@ -34,6 +36,28 @@ export interface ListenerConfig {
   readonly port: number;
   readonly protocol: ListenerProtocol;
   readonly routes: RouteTable<HttpRoute>;
+  /** The Gateway servers on this port, by SNI and Host (httpsRedirect, TLS, 421). */
+  readonly servers: ServerTable<ServerBlock>;
+  /** Set when the port terminates TLS (Istio never mixes plain and TLS servers on one port). */
+  readonly tls?: ListenerTls;
+  /** Plaintext HTTP2/GRPC ports speak h2c (prior knowledge) beside HTTP/1.1; TLS ports offer h2 by ALPN. */
+  readonly http2: boolean;
+}
+
+/** One Gateway server as the data plane needs it. */
+export interface ServerBlock {
+  /** "namespace/gateway#index". */
+  readonly name: string;
+  /** The server's hosts without their namespace part. */
+  readonly hosts: readonly string[];
+  /** Istio's tls.httpsRedirect: a plain-HTTP request answers 301 to https. */
+  readonly httpsRedirect: boolean;
+  readonly tls?: TlsServerConfig;
+}
+
+export interface ListenerTls {
+  /** The server whose certificate a client without SNI gets: the first server of the port. */
+  readonly defaultServer: ServerBlock & { readonly tls: TlsServerConfig };
 }
 
 /** A port whose connections are relayed as bytes, not parsed as HTTP (Gateway PASSTHROUGH and TCP servers). */

@@ -14,6 +14,7 @@ import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js'
 import { buildUpstreamRequestHeaders } from '../upstream/request-headers.js';
 import { upstreamFailures } from '../upstream/error-map.js';
 import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
+import { tlsConnectionOf } from './tls-connection.js';
 import type { Mirrors } from '../upstream/mirror.js';
 import { runFault } from '../filters/fault/fault.js';
 
@@ -69,7 +70,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
       downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
     };
-    const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: 'http', port: ref.config.port });
+    const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: ref.config.tls === undefined ? 'http' : 'https', port: ref.config.port });
     return { exchange, view };
   };
 
@@ -95,13 +96,21 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const pathAndQuery = view.query === '' ? view.path : `${view.path}?${view.query}`;
     const authority = destination.authority ?? view.authority;
     const target = action.kind === 'forward' && action.rewrite !== undefined ? action.rewrite(pathAndQuery, authority) : { path: pathAndQuery, authority };
-    const headers = buildUpstreamRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, scheme: view.scheme, authority: target.authority });
+    const forwardedClientCert = tlsConnectionOf(req.socket)?.forwardedClientCert;
+    const headers = buildUpstreamRequestHeaders(req.headers, {
+      remoteAddress: req.socket.remoteAddress,
+      scheme: view.scheme,
+      authority: target.authority,
+      ...(forwardedClientCert === undefined ? {} : { forwardedClientCert }),
+    });
     destination.requestHeaders?.(headers);
     return { path: target.path, headers };
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { exchange, view } = begin(req);
+    const refusal = serverRefusal(ref.config, req, view);
+    if (refusal !== undefined) return finish(exchange, withDetail(sendLocalReply(res, refusal.status, refusal.body, undefined, refusal.headers), refusal.detail));
     const found = ref.config.routes.route(view);
     if (found === undefined) return finish(exchange, withDetail(sendLocalReply(res, 404, '', 'NR'), 'route_not_found'));
     const route = found.route;
@@ -177,6 +186,9 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
 
   const handleUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const { exchange, view } = begin(req);
+    // The same server rules as a request: no WebSocket reaches a server its connection was not made for.
+    const refusal = serverRefusal(ref.config, req, view);
+    if (refusal !== undefined) return finish(exchange, refuseUpgrade(socket, refusal.status, undefined, refusal.headers));
     const found = ref.config.routes.route(view);
     const action = found?.route.action;
     if (found === undefined || action?.kind !== 'forward') {
@@ -229,6 +241,33 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
   };
 }
 
+interface ServerRefusal {
+  readonly status: 301 | 421;
+  readonly body: string;
+  readonly headers?: OutgoingHttpHeaders;
+  readonly detail: string;
+}
+
+/**
+ * What the Gateway server of the request's host says before any route: a plain server with
+ * httpsRedirect answers 301 to https (Envoy's require_tls); on a TLS port, a host whose server
+ * has other certificates or client checks than the server the handshake chose (by SNI) answers
+ * 421, so an HTTP/2 client that reused the connection opens one for that host (RFC 9110 15.5.20).
+ */
+function serverRefusal(config: ListenerConfig, req: IncomingMessage, view: RequestView): ServerRefusal | undefined {
+  const server = config.servers.find(view.host);
+  if (server === undefined) return undefined;
+  if (config.tls === undefined) {
+    if (!server.httpsRedirect) return undefined;
+    const target = req.url?.startsWith('/') ? req.url : `${view.path}${view.query === '' ? '' : `?${view.query}`}`;
+    return { status: 301, body: '', headers: { location: `https://${view.host}${target}` }, detail: 'direct_response' };
+  }
+  const connection = tlsConnectionOf(req.socket);
+  // By name: a connection made before a reload (new certificates) still belongs to its server.
+  if (connection === undefined || connection.server.name === server.name || connection.server.tls?.contextKey === server.tls?.contextKey) return undefined;
+  return { status: 421, body: 'misdirected request', detail: 'misdirected_request' };
+}
+
 function withDetail(outcome: ForwardOutcome, detail: string): ForwardOutcome {
   return { ...outcome, detail };
 }
@@ -237,9 +276,11 @@ function localFailure(res: ServerResponse, failure: typeof upstreamFailures.noHe
   return withDetail(sendLocalReply(res, failure.status, failure.body, failure.flag), failure.detail);
 }
 
-function refuseUpgrade(socket: Duplex, status: 400 | 404 | 503, flag: ForwardOutcome['flag']): ForwardOutcome {
-  const reason = status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Bad Request';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+const upgradeRefusalReasons = { 301: 'Moved Permanently', 400: 'Bad Request', 404: 'Not Found', 421: 'Misdirected Request', 503: 'Service Unavailable' } as const;
+
+function refuseUpgrade(socket: Duplex, status: keyof typeof upgradeRefusalReasons, flag: ForwardOutcome['flag'], headers?: OutgoingHttpHeaders): ForwardOutcome {
+  const location = headers?.location === undefined ? '' : `location: ${String(headers.location)}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${upgradeRefusalReasons[status]}\r\n${location}content-length: 0\r\nconnection: close\r\n\r\n`);
   return { status, ...(flag === undefined ? {} : { flag }), bytesReceived: 0, bytesSent: 0 };
 }
 
@@ -269,7 +310,7 @@ function accessLogEntry(exchange: Exchange, outcome: RetryingOutcome): AccessLog
     startTime: exchange.startTime,
     method: req.method ?? '-',
     path: req.url ?? '-',
-    protocol: `HTTP/${req.httpVersion}`,
+    protocol: req.httpVersionMajor === 2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`,
     responseCode: outcome.status,
     ...responseFlagsOf(outcome, exchange.faultDelayed === true),
     ...(outcome.detail === undefined ? {} : { responseCodeDetails: outcome.detail }),

@@ -113,7 +113,7 @@ function noHandler(): void {}
  * node does by default, with the status that fits and no body (fastify's default sends JSON),
  * then close.
  */
-function answerClientError(err: Error & { code?: string }, socket: Socket, logger: Logger): void {
+export function answerClientError(err: Error & { code?: string }, socket: Socket, logger: Logger): void {
   logger.debug('client error', { code: err.code });
   const response = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
   if (err.code === 'ECONNRESET' || !socket.writable || response?.headersSent) {

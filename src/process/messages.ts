@@ -1,6 +1,7 @@
 import type { Resource, ValidatedConfig } from '../config/validate.js';
 import type { BindFailure, ListenerAddress } from '../data-plane.js';
 import type { LogLevel } from '../log.js';
+import type { ServerCredentials } from '../config/credentials.js';
 
 // The primary-to-worker channel (node:cluster IPC, structured clone). One discriminated union
 // each way, so the features that must share state across workers (rate-limit counters, metrics,
@@ -8,7 +9,9 @@ import type { LogLevel } from '../log.js';
 
 /** Validated resources without the loader's `locate` (a function cannot cross processes). */
 export type WireResource<Spec> = Omit<Resource<Spec>, 'locate'>;
-export type WireConfig = { readonly [Kind in keyof ValidatedConfig]: readonly WireResource<ValidatedConfig[Kind][number]['spec']>[] };
+export type WireResources = { readonly [Kind in keyof ValidatedConfig]: readonly WireResource<ValidatedConfig[Kind][number]['spec']>[] };
+/** The resources and the certificates they serve (PEM read by the primary: workers read no files). */
+export type WireConfig = WireResources & { readonly credentials: ServerCredentials };
 
 /** What a worker needs before any message: handed over in its environment at fork. */
 export interface WorkerSettings {
@@ -38,7 +41,7 @@ export type WorkerMessage =
     }
   | { readonly type: 'failed'; readonly generation: number; readonly message: string };
 
-export function toWire(config: ValidatedConfig): WireConfig {
+export function toWire(config: ValidatedConfig, credentials: ServerCredentials = {}): WireConfig {
   const strip = <Spec>({ locate: _locate, ...rest }: Resource<Spec>): WireResource<Spec> => rest;
   return {
     gateways: config.gateways.map(strip),
@@ -47,6 +50,7 @@ export function toWire(config: ValidatedConfig): WireConfig {
     serviceEntries: config.serviceEntries.map(strip),
     workloadEntries: config.workloadEntries.map(strip),
     healthCheckPolicies: config.healthCheckPolicies.map(strip),
+    credentials,
   };
 }
 

@@ -34,7 +34,7 @@ process.on('message', (message: PrimaryMessage) => {
   // Configurations apply in the order they were sent.
   applying = applying.then(async () => {
     try {
-      const { snapshot } = compileSnapshot(fromWire(message.config), message.generation);
+      const { snapshot } = compileSnapshot(fromWire(message.config), message.generation, message.config.credentials);
       const bindFailures = await dataPlane.apply(snapshot, message.strict ? 'throw' : 'report');
       send({ type: 'applied', generation: message.generation, listeners: dataPlane.listeners(), bindFailures });
     } catch (err) {

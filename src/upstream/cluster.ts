@@ -27,6 +27,8 @@ export interface ClusterConfig {
   readonly subset?: string;
   readonly endpoints: ClusterEndpointsConfig;
   readonly loadBalancer?: LoadBalancerSettings;
+  /** HTTP2: the service port speaks HTTP/2 (protocol HTTP2 or GRPC), reached with h2c or ALPN h2. */
+  readonly protocol?: 'HTTP2';
   /** The merged DestinationRule trafficPolicy: pools and circuit breaking read connectionPool. */
   readonly trafficPolicy?: { readonly connectionPool?: ConnectionPoolSettings; readonly outlierDetection?: OutlierDetectionSettings };
   /** The HealthCheckPolicy that selects this cluster. */
@@ -75,7 +77,7 @@ interface Balancing {
 
 export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster {
   const { pools, logger } = deps;
-  const poolOptions = poolOptionsFor(config.trafficPolicy?.connectionPool);
+  const poolOptions = poolOptionsFor(config.trafficPolicy?.connectionPool, config.protocol === 'HTTP2');
   const endpointSet = createEndpointSet(config.endpoints, deps);
   // Keyed by endpointKey, not by Endpoint object, so that counts survive a DNS refresh that
   // rebuilds the endpoint objects while their requests are still in flight.

@@ -73,7 +73,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     private readonly options: ForwardOptions,
     private readonly resolve: (outcome: AttemptOutcome) => void,
   ) {
-    this.hasBody = options.body === undefined ? requestHasBody(options.req.headers) : options.body.length > 0;
+    this.hasBody = options.body === undefined ? requestHasBody(options.req) : options.body.length > 0;
     if (options.body !== undefined) this.bytesReceived = options.body.length;
   }
 

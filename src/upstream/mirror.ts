@@ -165,7 +165,7 @@ class ShadowExchange implements Dispatcher.DispatchHandler {
   begin(cluster: string): void {
     const { req, path, headers, timeoutMs } = this.request;
     // The tee goes on before anything can read the body, so the copy sees every chunk.
-    if (requestHasBody(req.headers)) this.tee(req);
+    if (requestHasBody(req)) this.tee(req);
     if (timeoutMs !== undefined && timeoutMs > 0) this.timer = setTimeout(() => this.abandon('timeout'), timeoutMs);
     const shadowHeaders = { ...headers, host: shadowAuthority(String(headers.host ?? '')) };
     this.request.lease(cluster).then(

@@ -29,7 +29,11 @@ export interface ConnectionPoolSettings {
 export interface PoolOptions {
   readonly fingerprint: string;
   readonly undici: Readonly<Pool.Options>;
-  /** The socket settings of `undici.connect`, for TCP relays that open their own sockets. */
+  /** The upstream speaks HTTP/2 (h2-upstream.ts) instead of HTTP/1.1 (an undici Pool). */
+  readonly http2: boolean;
+  /** For HTTP/2 upstreams, which undici does not carry: how long a session without traffic stays. */
+  readonly idleTimeoutMs: number;
+  /** The socket settings of `undici.connect`, for TCP relays and HTTP/2 sessions that open their own sockets. */
   readonly connect: ConnectSettings;
 }
 
@@ -53,7 +57,7 @@ const DEFAULT_KEEP_ALIVE_MAX_MS = 600_000;
 const DEFAULT_TCP_KEEPALIVE_DELAY_MS = 60_000;
 
 /** The undici Pool options for a cluster's merged connectionPool settings (undefined: none set). */
-export function poolOptionsFor(settings: ConnectionPoolSettings | undefined): PoolOptions {
+export function poolOptionsFor(settings: ConnectionPoolSettings | undefined, http2 = false): PoolOptions {
   const tcp = settings?.tcp;
   const http = settings?.http;
   // Envoy: an idle timeout of 0 disables it; the Istio CRD requires at least 1ms anyway.
@@ -72,7 +76,13 @@ export function poolOptionsFor(settings: ConnectionPoolSettings | undefined): Po
     keepAliveMaxTimeout: idleTimeout ?? DEFAULT_KEEP_ALIVE_MAX_MS,
     connect,
   });
-  return Object.freeze({ fingerprint: JSON.stringify(undici), undici, connect });
+  return Object.freeze({
+    fingerprint: `${http2 ? 'h2 ' : ''}${JSON.stringify(undici)}`,
+    undici,
+    connect,
+    http2,
+    idleTimeoutMs: idleTimeout ?? DEFAULT_KEEP_ALIVE_MAX_MS,
+  });
 }
 
 // Istio writes "unlimited" as 2^32-1, and 0 is proto3's unset: both are undici's null.

@@ -4,7 +4,8 @@
 // swap with the pools the new clusters use; the others close gracefully (requests in flight
 // finish first).
 
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
+import { Http2Upstream } from './h2-upstream.js';
 import type { PoolOptions } from './pool-options.js';
 
 /** A pool a cluster uses: its endpoint origin and the options its pool is built with. */
@@ -15,7 +16,7 @@ export interface PoolUse {
 
 export interface PoolRegistry {
   /** The pool for an origin such as "http://10.0.0.1:8080" built with `options`, created on first use. */
-  get(origin: string, options: PoolOptions): Pool;
+  get(origin: string, options: PoolOptions): Dispatcher;
   /** Closes every pool not in `inUse`; resolves when they have closed. */
   retain(inUse: Iterable<PoolUse>): Promise<void>;
   /** Closes every pool; resolves when requests in flight have finished. */
@@ -24,7 +25,7 @@ export interface PoolRegistry {
 
 export function createPoolRegistry(): PoolRegistry {
   // By fingerprint, then origin: a request's lookup is two Map reads and builds no key.
-  const pools = new Map<string, Map<string, Pool>>();
+  const pools = new Map<string, Map<string, Dispatcher>>();
 
   function closeWhere(drop: (fingerprint: string, origin: string) => boolean): Promise<void> {
     const closing: Promise<void>[] = [];
@@ -48,7 +49,7 @@ export function createPoolRegistry(): PoolRegistry {
       }
       let pool = byOrigin.get(origin);
       if (pool === undefined) {
-        pool = new Pool(origin, options.undici);
+        pool = options.http2 ? new Http2Upstream(origin, options) : new Pool(origin, options.undici);
         byOrigin.set(origin, pool);
       }
       return pool;

@@ -28,6 +28,8 @@ export interface UpstreamRequestHeaderOptions {
   readonly scheme: 'http' | 'https';
   /** The Host to send upstream: the client's, or the route's rewrite. */
   readonly authority: string;
+  /** x-forwarded-client-cert for a verified client certificate; a client's own is never passed on. */
+  readonly forwardedClientCert?: string;
 }
 
 /** The headers to send upstream, built from the client's in one pass over them. */
@@ -39,9 +41,13 @@ export function buildUpstreamRequestHeaders(
   const connectionOptions = client.connection === undefined ? undefined : listedNames(client.connection);
   for (const name in client) {
     const value = client[name];
-    if (value === undefined || name === 'host' || hopByHopHeaders.has(name) || connectionOptions?.has(name)) continue;
+    // HTTP/2 pseudo-headers (:authority, :path...) describe this hop's request line.
+    if (value === undefined || name === 'host' || name.charCodeAt(0) === COLON || hopByHopHeaders.has(name) || connectionOptions?.has(name)) continue;
+    // Envoy's SANITIZE_SET at a gateway: the client certificate the gateway verified, or nothing.
+    if (name === 'x-forwarded-client-cert') continue;
     out[name] = value;
   }
+  if (options.forwardedClientCert !== undefined) out['x-forwarded-client-cert'] = options.forwardedClientCert;
   // TE is hop-by-hop, but `trailers` is what gRPC needs end to end; Envoy forwards that value only.
   if (client.te !== undefined && listedNames(client.te).has('trailers')) out.te = 'trailers';
 
@@ -54,6 +60,8 @@ export function buildUpstreamRequestHeaders(
   if (!client['x-request-id']) out['x-request-id'] = randomUUID();
   return out;
 }
+
+const COLON = 0x3a;
 
 /** The upstream response's headers without hop-by-hop ones, for the client. */
 export function buildDownstreamResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {

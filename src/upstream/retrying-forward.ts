@@ -13,6 +13,7 @@ import { forwardRequest, type AttemptOutcome } from './forward.js';
 import type { PickContext } from './lb/index.js';
 import { sendLocalReply, type ForwardOutcome } from './local-reply.js';
 import { backoffDelayMs, type RetryPolicy } from './retry-policy.js';
+import { requestHasBody } from './request-body.js';
 
 /** The largest request body held for replay (Envoy buffers up to its per-request limit too). */
 export const bodyReplayLimit = 64 * 1024;
@@ -164,10 +165,11 @@ function localFailure(res: ServerResponse, failure: UpstreamFailure, body: Buffe
  * the client left while it was read.
  */
 async function replayableBody(req: IncomingMessage): Promise<Buffer | 'stream' | 'gone' | undefined> {
+  if (!requestHasBody(req)) return undefined;
   const { headers } = req;
-  if (headers['transfer-encoding'] !== undefined) return 'stream';
-  const length = headers['content-length'] === undefined ? 0 : Number(headers['content-length']);
-  if (length === 0) return undefined;
+  // Chunked, or HTTP/2 without a declared length (gRPC): streamed once.
+  if (headers['transfer-encoding'] !== undefined || headers['content-length'] === undefined) return 'stream';
+  const length = Number(headers['content-length']);
   if (!(length <= bodyReplayLimit)) return 'stream';
   const chunks: Buffer[] = [];
   try {

@@ -10,7 +10,7 @@ test('the config dump is plain data: resources with their source file, listeners
   const dump = createConfigDump(snapshot, toWire(config));
 
   t.is(dump.generation, 1);
-  t.deepEqual(dump.listeners, [{ name: '0.0.0.0_8080', bind: '0.0.0.0', port: 8080, protocol: 'HTTP' }]);
+  t.deepEqual(dump.listeners, [{ name: '0.0.0.0_8080', bind: '0.0.0.0', port: 8080, protocol: 'HTTP', servers: [{ name: 'default/edge#0', hosts: ['*'] }] }]);
   t.deepEqual(
     dump.resources.map((r) => ({ kind: r.kind, source: r.source })),
     [

@@ -382,24 +382,18 @@ spec:
   ]);
 });
 
-test('terminating TLS servers are skipped with an MG_ERR_CONFIG_UNSUPPORTED warning; PASSTHROUGH and TCP servers are stream listeners', async (t) => {
+test('PASSTHROUGH and TCP servers are stream listeners; the HTTP listener is the plain server alone', async (t) => {
   const yaml = `${gw('edge', 'default', `  - port: {number: 80, name: http, protocol: HTTP}
     hosts: ["*"]
-  - port: {number: 443, name: https, protocol: HTTPS}
-    hosts: [secure.com]
-    tls: {mode: SIMPLE, credentialName: secure-cert}
   - port: {number: 8443, name: tls, protocol: TLS}
     hosts: [pass.com]
     tls: {mode: PASSTHROUGH}
   - port: {number: 5432, name: postgres, protocol: TCP}
     hosts: ["*"]`)}`;
-  const { file, snapshot, issues } = await compileYaml(t, yaml);
+  const { snapshot, issues } = await compileYaml(t, yaml);
   t.deepEqual(snapshot?.listeners.map((l) => l.name), ['0.0.0.0_80']);
   t.deepEqual(snapshot?.streamListeners.map((l) => [l.name, l.protocol, l.peekSni]), [['0.0.0.0_8443', 'TLS', true], ['0.0.0.0_5432', 'TCP', false]]);
-  t.deepEqual(
-    issues.map((i) => [i.code, i.severity, i.file, i.line, i.path]),
-    [['MG_ERR_CONFIG_UNSUPPORTED', 'warning', file, lineOf(yaml, 'tls: {mode: SIMPLE'), 'spec.servers[1].tls']],
-  );
+  t.deepEqual(issues.map(formatIssue), []);
 });
 
 test('each match block is its own route, named after the http route and the block', async (t) => {

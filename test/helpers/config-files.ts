@@ -24,12 +24,12 @@ export function gatewayYaml(port: number, hosts: readonly string[] = ['*']): str
 `);
 }
 
-/** The Gateway `edge` with these `servers` entries (YAML list items indented by 4). */
-export function gatewayWithServersYaml(servers: string): string {
+/** A Gateway (`edge` unless named) with these `servers` entries (YAML list items, each line ending in a newline). */
+export function gatewayWithServersYaml(servers: string, name = 'edge'): string {
   return `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata:
-  name: edge
+  name: ${name}
 spec:
   servers:
 ${servers}`;
@@ -38,7 +38,12 @@ ${servers}`;
 /** A Gateway on `port` and one VirtualService sending every request on `host` to 127.0.0.1:`upstreamPort`. */
 export function singleRouteConfig(options: { port: number; upstreamPort: number; host?: string; extraRoute?: string }): string {
   return `${gatewayYaml(options.port)}---
-apiVersion: networking.istio.io/v1
+${appRouteYaml(options)}`;
+}
+
+/** The VirtualService `app` on Gateway `edge`: every request on `host` to the ServiceEntry app.internal, 127.0.0.1:`upstreamPort`. */
+export function appRouteYaml(options: { upstreamPort: number; host?: string; extraRoute?: string }): string {
+  return `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
   name: app

@@ -2,7 +2,9 @@ import test from 'ava';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { request as httpsRequest } from 'node:https';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
@@ -17,6 +19,7 @@ interface World {
   gateway: GatewayProcess;
   client: Pool;
   upstreams: Record<'productpage' | 'v1' | 'v2' | 'v3' | 'ratings', TestUpstream>;
+  httpsPort: number;
 }
 
 let world: World;
@@ -30,8 +33,10 @@ test.before(async () => {
     ratings: await startUpstream('ratings'),
   };
   const gatewayPort = await freePort();
+  const httpsPort = await freePort();
   const yaml = (await readFile(examplePath, 'utf8'))
     .replaceAll('number: 8080', `number: ${gatewayPort}`)
+    .replaceAll('number: 8443', `number: ${httpsPort}`)
     .replaceAll('number: 9080', `number: ${upstreams.productpage.port}`)
     .replace('http: 9081', `http: ${upstreams.v1.port}`)
     .replace('http: 9082', `http: ${upstreams.v2.port}`)
@@ -39,8 +44,8 @@ test.before(async () => {
     .replace('http: 9084', `http: ${upstreams.ratings.port}`);
   const dir = await mkdtemp(path.join(tmpdir(), 'meshgate-bookinfo-'));
   await writeFile(path.join(dir, 'bookinfo.yaml'), yaml);
-  const gateway = await startGatewayProcess(['--config', dir, '--no-watch']);
-  world = { gateway, client: new Pool(`http://127.0.0.1:${gatewayPort}`, { connections: 4 }), upstreams };
+  const gateway = await startGatewayProcess(['--config', dir, '--certs', fileURLToPath(new URL('../../certs', import.meta.url)), '--no-watch']);
+  world = { gateway, client: new Pool(`http://127.0.0.1:${gatewayPort}`, { connections: 4 }), upstreams, httpsPort };
 });
 
 test.after.always(async () => {
@@ -139,4 +144,25 @@ test('no matching route is 404 with response flag NR in the access log', async (
   t.is(res.status, 404);
   const line = await eventually(() => world.gateway.accessLog.find((l) => l.includes('/nowhere-at-all')));
   t.regex(line, /" 404 NR route_not_found /);
+});
+
+test('the HTTPS server serves the EXAMPLE certificate of certs/example.com and the same routes', async (t) => {
+  const exampleCert = await readFile(new URL('../../certs/example.com/tls.crt', import.meta.url), 'utf8');
+  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port: world.httpsPort, servername: 'bookinfo.example.com', path: '/productpage', headers: { host: 'bookinfo.example.com' }, ca: exampleCert, agent: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  t.is(status, 200);
+  const seen = JSON.parse(body) as { upstream: string; headers: Record<string, string> };
+  t.is(seen.upstream, 'productpage');
+  t.is(seen.headers['x-forwarded-proto'], 'https');
 });

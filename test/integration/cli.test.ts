@@ -24,7 +24,7 @@ async function meshgate(...args: string[]): Promise<{ code: number; stdout: stri
 test('validate accepts the example config', async (t) => {
   const { code, stdout } = await meshgate('validate', 'gateways/');
   t.is(code, 0, stdout);
-  t.regex(stdout, /configuration OK: 1 listener\(s\), \d+ cluster\(s\)/);
+  t.regex(stdout, /configuration OK: 2 listener\(s\), \d+ cluster\(s\), 0 warning/);
 });
 
 test('validate names file, line, code and field of every error, and exits 1', async (t) => {

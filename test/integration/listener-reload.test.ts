@@ -1,6 +1,7 @@
 import test from 'ava';
 import { createServer } from 'node:net';
 import { request } from 'undici';
+import { connect } from 'node:http2';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
@@ -45,4 +46,30 @@ test('reloads open new listeners, close removed ones, and survive a port that is
   await t.throwsAsync(get(second), undefined, 'the removed listener no longer accepts');
   t.is(await get(first), 'app', 'the listener that did not change still serves');
   t.is(gateway.child.exitCode, null, 'the gateway is still running');
+});
+
+test('a reload that turns a port from HTTP into HTTP2 moves it to the HTTP/2 listener on the same port', async (t) => {
+  const upstream = await startUpstream('app', (req, res, name) => res.end(`${name} ${req.httpVersion}`));
+  const port = await freePort();
+  const dir = await configDir('listener-kind');
+  const base = singleRouteConfig({ port, upstreamPort: upstream.port });
+  await writeConfig(dir, 'app.yaml', base);
+  const gateway = await startGatewayProcess(['--config', dir]);
+  t.teardown(async () => {
+    await gateway.stop();
+    await upstream.close();
+  });
+  await writeConfig(dir, 'app.yaml', base.replace('name: http, protocol: HTTP }', 'name: http2, protocol: HTTP2 }'));
+  await gateway.waitForLog((l) => l.msg === 'config reloaded');
+  const session = connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.destroy());
+  const status = await new Promise<number>((resolve, reject) => {
+    const stream = session.request({ ':path': '/' });
+    stream.on('response', (headers) => resolve(Number(headers[':status'])));
+    stream.on('error', reject);
+    stream.resume();
+    stream.end();
+  });
+  t.is(status, 200, 'h2c with prior knowledge on the port after the reload');
+  t.is(await (await request(`http://127.0.0.1:${port}/`, { reset: true })).body.text(), 'app 1.1');
 });

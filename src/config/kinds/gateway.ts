@@ -51,6 +51,10 @@ export const ServerTLSSettings = z
         const sources = ['credentialName', 'credentialNames', 'tlsCertificates', 'serverCertificate'].filter(
           (field) => tls[field as keyof typeof tls] !== undefined,
         );
+        // Istio: at most two certificates side by side, one RSA and one ECDSA.
+        for (const field of ['credentialNames', 'tlsCertificates'] as const) {
+          if ((tls[field]?.length ?? 0) > 2) addCodedIssue(ctx, 'MG_ERR_CONFIG_FIELD_VALUE', `${field} takes at most 2 entries (an RSA and an ECDSA certificate), got ${tls[field]!.length}`, [field]);
+        }
         if (sources.length > 1) {
           addCodedIssue(ctx, 'MG_ERR_CONFIG_ONEOF', `only one of credentialName, credentialNames, tlsCertificates, serverCertificate may be set, found ${sources.join(' and ')}`, [sources[1] as string]);
         }

@@ -1,0 +1,201 @@
+import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createServer as createNodeTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { MeshgateError } from '../errors.js';
+import type { ListenerConfig } from '../config/snapshot.js';
+import type { TlsServerConfig } from '../config/compile-tls.js';
+import { answerClientError, type HttpListener, type HttpListenerOptions } from './http-listener.js';
+import { admitTlsConnection } from './tls-connection.js';
+import { peekClientHello } from './sni-peek.js';
+
+// A listener that speaks HTTP/2 beside HTTP/1.1: a TLS port (the ClientHello's SNI picks the
+// Gateway server and so its certificates and TLS settings, ALPN picks h2 or http/1.1) or a
+// plaintext HTTP2/GRPC port (h2c with prior knowledge, else HTTP/1.1). One net.Server accepts; the
+// TLS servers, the HTTP/1.1 server and the HTTP/2 server never listen themselves, they are handed
+// connections (`emit('connection')`), so accept() can take a socket another listener accepted and
+// peeked at (a port mixing PASSTHROUGH and terminated servers).
+// A reload with new certificates builds a new TLS server for new connections; open ones keep theirs.
+
+export interface H2ListenerOptions extends HttpListenerOptions {
+  readonly config: ListenerConfig;
+}
+
+export interface H2Listener extends HttpListener {
+  /** Serves new connections with this config's TLS settings (certificates, client verification). */
+  update(config: ListenerConfig): void;
+  /** Takes a plain TCP connection accepted elsewhere, as if this listener had accepted it. */
+  accept(socket: Socket): void;
+}
+
+/** The client connection preface of HTTP/2 (RFC 9113 3.4), which an h2c client sends first. */
+const h2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+export async function createH2Listener(options: H2ListenerOptions): Promise<H2Listener> {
+  const { logger, onRequest, onUpgrade } = options;
+  let draining = false;
+  const sockets = new Set<Duplex>();
+  /** HTTP/1.1 connections and their requests in flight: idle ones close when draining begins. */
+  const http1InFlight = new Map<Duplex, number>();
+  const sessions = new Set<ServerHttp2Session>();
+
+  const http1 = createHttp1Server((req, res) => {
+    const socket = req.socket;
+    http1InFlight.set(socket, (http1InFlight.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (http1InFlight.get(socket) ?? 1) - 1;
+      if (!http1InFlight.has(socket)) return;
+      http1InFlight.set(socket, left);
+      if (draining && left === 0) socket.destroy();
+    });
+    if (draining) res.setHeader('connection', 'close');
+    onRequest(req, res);
+  });
+  http1.on('connection', (socket: Duplex) => {
+    http1InFlight.set(socket, 0);
+    socket.once('close', () => http1InFlight.delete(socket));
+  });
+  http1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    http1InFlight.delete(socket);
+    onUpgrade(req, socket, head);
+  });
+  http1.on('clientError', (err: Error & { code?: string }, socket: Socket) => answerClientError(err, socket, logger));
+
+  const http2 = createHttp2Server((req: Http2ServerRequest, res: Http2ServerResponse) => {
+    // Routing and upstream headers read Host; HTTP/2 carries it as :authority.
+    req.headers.host ??= req.headers[':authority'];
+    onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  });
+  http2.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    session.on('error', (err) => logger.debug('http2 session error', { err }));
+    if (draining) session.close();
+  });
+
+  const serveHttp = (socket: Duplex, http2Preferred: boolean) => {
+    (http2Preferred ? http2 : http1).emit('connection', socket);
+  };
+
+  let tls = options.config.tls === undefined ? undefined : createTlsServers(options.config);
+
+  /**
+   * One tls.Server per distinct TLS settings of the port's servers, each with that server's own
+   * certificates, versions, cipher suites and client verification: the ClientHello's SNI picks
+   * the server before the handshake starts (Node's SNI callback could swap certificates and CAs,
+   * but not versions, cipher suites or whether a certificate is asked for).
+   */
+  function createTlsServers(config: ListenerConfig): { readonly config: ListenerConfig; readonly servers: ReadonlyMap<string, TlsServer> } {
+    const servers = new Map<string, TlsServer>();
+    for (const block of config.servers.servers) {
+      if (block.tls === undefined || servers.has(block.tls.contextKey)) continue;
+      servers.set(block.tls.contextKey, createTlsServer(config, block.tls));
+    }
+    return { config, servers };
+  }
+
+  function createTlsServer(config: ListenerConfig, settings: TlsServerConfig): TlsServer {
+    const server = createNodeTlsServer({
+      ...settings.contextOptions,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      requestCert: settings.mode !== 'SIMPLE',
+      // The server's own rules (mode, pins) decide after the handshake, in admitTlsConnection.
+      rejectUnauthorized: false,
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      const found = socket.servername ? config.servers.find(socket.servername) : config.tls?.defaultServer;
+      const refused = found?.tls === undefined ? 'no server for the connection' : admitTlsConnection(socket, { ...found, tls: found.tls });
+      if (refused !== undefined) {
+        logger.debug('TLS connection refused', { listener: config.name, server: found?.name, reason: refused });
+        socket.destroy();
+        return;
+      }
+      serveHttp(socket, socket.alpnProtocol === 'h2');
+    });
+    server.on('tlsClientError', (err: Error & { code?: string }) => logger.debug('TLS handshake failed', { listener: config.name, code: err.code, error: err.message }));
+    return server;
+  }
+
+  const acceptTls = async (socket: Socket, current: NonNullable<typeof tls>) => {
+    const peeking = peekClientHello(socket);
+    // A socket handed over paused (its first bytes read and put back) flows again for the peek.
+    socket.resume();
+    const hello = await peeking;
+    const { config } = current;
+    const server = hello.kind !== 'tls' ? undefined : hello.serverName === undefined ? config.tls?.defaultServer : config.servers.find(hello.serverName);
+    const tlsServer = server?.tls === undefined ? undefined : current.servers.get(server.tls.contextKey);
+    if (tlsServer === undefined) {
+      // Not TLS, or a name no server of the port covers: closed, as Envoy finds no filter chain.
+      logger.debug('TLS connection refused before the handshake', { listener: config.name, outcome: hello.kind, ...(hello.kind === 'tls' ? { sni: hello.serverName } : {}) });
+      socket.destroy();
+      return;
+    }
+    socket.unshift(hello.bytes);
+    tlsServer.emit('connection', socket);
+  };
+
+  const accept = (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    if (tls !== undefined) {
+      void acceptTls(socket, tls);
+      return;
+    }
+    // Plaintext: h2c when the first bytes are the HTTP/2 preface, HTTP/1.1 otherwise.
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      const prefix = Math.min(first.length, h2Preface.length);
+      serveHttp(socket, first.subarray(0, prefix).equals(h2Preface.subarray(0, prefix)));
+      process.nextTick(() => socket.resume());
+    });
+  };
+
+  const front = createNetServer({ noDelay: true }, accept);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      front.once('error', reject);
+      front.listen(options.port, options.bind, () => {
+        front.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    throw new MeshgateError('MG_ERR_LISTEN', `cannot listen on ${options.bind}:${options.port}`, { cause: err });
+  }
+  const bound = front.address();
+  if (bound === null || typeof bound === 'string') throw new MeshgateError('MG_ERR_LISTEN', 'listener has no TCP address');
+  const address = Object.freeze({ address: bound.address, port: bound.port });
+
+  let closing: Promise<void> | undefined;
+  return {
+    address: () => address,
+    accept,
+    update(config) {
+      // A port may also turn from TLS into plaintext HTTP2 (or back): new connections follow.
+      tls = config.tls === undefined ? undefined : createTlsServers(config);
+    },
+    close(drainMs) {
+      closing ??= drain(drainMs);
+      return closing;
+    },
+  };
+
+  async function drain(drainMs: number): Promise<void> {
+    draining = true;
+    const closed = new Promise<void>((resolve) => front.close(() => resolve()));
+    // GOAWAY: streams in flight finish, no new ones start.
+    for (const session of sessions) session.close();
+    for (const [socket, inFlight] of http1InFlight) if (inFlight === 0) socket.destroy();
+    const deadline = setTimeout(() => {
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+    }, drainMs);
+    await closed;
+    clearTimeout(deadline);
+  }
+}

@@ -1,0 +1,120 @@
+import test, { type ExecutionContext } from 'ava';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
+import { createServer, type Server } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { connect as tlsConnect } from 'node:tls';
+import { createH2Listener, type H2Listener } from '../../src/listeners/h2-listener.js';
+import { createLogger } from '../../src/log.js';
+import type { ListenerConfig } from '../../src/config/snapshot.js';
+import { snapshotOf } from '../helpers/compile-config.js';
+import { configDir, gatewayWithServersYaml } from '../helpers/config-files.js';
+import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
+
+// The TLS/HTTP/2 listener on its own: a plain TCP connection accepted elsewhere (as a port that
+// peeks SNI for passthrough does) and handed to accept() is served like its own; a drain lets an
+// HTTP/2 stream in flight finish.
+
+const quietLogger = createLogger({ write: () => undefined });
+let dir: string;
+let ca: Issued;
+let config: ListenerConfig;
+
+test.before(async () => {
+  dir = await configDir('h2-listener');
+  ca = await makeCa(dir, 'listener-ca');
+  await writeCredential(dir, 'web', await issueCert(dir, ca, 'web', { sans: ['web.test'] }));
+});
+
+test.after.always(() => rm(dir, { recursive: true, force: true }));
+
+async function listener(t: ExecutionContext, onRequest: Parameters<typeof createH2Listener>[0]['onRequest']): Promise<H2Listener> {
+  config ??= (
+    await snapshotOf(t, gatewayWithServersYaml(`  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [web.test]
+    tls: {mode: SIMPLE, credentialName: web}
+`), dir)
+  ).listeners[0]!;
+  const created = await createH2Listener({ bind: '127.0.0.1', port: 0, logger: quietLogger, config, onRequest, onUpgrade: (_req, socket) => socket.destroy() });
+  t.teardown(() => created.close(0));
+  return created;
+}
+
+/** GET / for web.test on an HTTP/2 session: the response body. */
+function bodyOf(session: ClientHttp2Session): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const stream = session.request({ ':authority': 'web.test', ':path': '/' });
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('end', () => resolve(text));
+    stream.on('error', reject);
+    stream.end();
+  });
+}
+
+test('accept(): a plain net.Socket accepted (and peeked at) by another server is terminated and served', async (t) => {
+  const h2 = await listener(t, (req, res) => res.end(`served ${req.headers.host} over ${req.httpVersion}`));
+  // As a port that peeks at the ClientHello for passthrough does: read the first bytes, put them back, hand over.
+  const front: Server = createServer((socket) => {
+    socket.once('data', (hello: Buffer) => {
+      socket.pause();
+      socket.unshift(hello);
+      h2.accept(socket);
+    });
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => front.close());
+  const port = (front.address() as { port: number }).port;
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'web.test', ca: ca.cert, ALPNProtocols: ['http/1.1'] }, () => {
+      socket.write('GET / HTTP/1.1\r\nhost: web.test\r\nconnection: close\r\n\r\n');
+    });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+  t.regex(answer, /^HTTP\/1\.1 200/);
+  t.regex(answer, /served web\.test over 1\.1/);
+});
+
+test('close(): an HTTP/2 stream in flight finishes; new connections are refused', async (t) => {
+  let release: () => void = () => undefined;
+  let reached: () => void = () => undefined;
+  const arrived = new Promise<void>((resolve) => (reached = resolve));
+  const h2 = await listener(t, (_req, res) => {
+    release = () => res.end('finished');
+    reached();
+  });
+  const { port } = h2.address();
+  const session = http2Connect(`https://127.0.0.1:${port}`, { servername: 'web.test', ca: ca.cert });
+  t.teardown(() => session.destroy());
+  const body = bodyOf(session);
+  await arrived;
+  const closed = h2.close(5000);
+  release();
+  t.is(await body, 'finished');
+  await closed;
+  const refused = await new Promise<boolean>((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'web.test', ca: ca.cert }, () => resolve(false));
+    socket.on('error', () => resolve(true));
+  });
+  t.true(refused);
+});
+
+test('update(): new connections follow the new config, TLS to plaintext h2c; an open TLS connection keeps going', async (t) => {
+  const h2 = await listener(t, (req, res) => res.end(`over ${req.httpVersion}`));
+  const { port } = h2.address();
+  const tlsSession = http2Connect(`https://127.0.0.1:${port}`, { servername: 'web.test', ca: ca.cert });
+  t.teardown(() => tlsSession.destroy());
+  t.is(await bodyOf(tlsSession), 'over 2.0');
+  const plaintext = (await snapshotOf(t, gatewayWithServersYaml(`  - port: {number: 443, name: http2, protocol: HTTP2}
+    hosts: [web.test]
+`))).listeners[0]!;
+  h2.update(plaintext);
+  const h2cSession = http2Connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => h2cSession.destroy());
+  t.is(await bodyOf(h2cSession), 'over 2.0');
+  t.is(await bodyOf(tlsSession), 'over 2.0');
+});
