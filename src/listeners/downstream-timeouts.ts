@@ -3,9 +3,9 @@
 // does not get laxer by turning on TLS; the others follow Envoy where Istio leaves it at Envoy's.
 
 export interface DownstreamTimeouts {
-  /** The ClientHello must arrive within this (Envoy's listener_filters_timeout, 15 s). */
+  /** The ClientHello must arrive within this (Envoy's listener_filters_timeout default, 15 s; Istio turns it off on gateways, meshgate keeps a bound). */
   readonly clientHelloMs: number;
-  /** The TLS handshake must finish within this once the ClientHello is in (meshgate's choice: 10 s). */
+  /** The TLS handshake must finish within this once the ClientHello is in (Istio's gateway transport socket connect timeout, 15 s). */
   readonly tlsHandshakeMs: number;
   /** An HTTP/1.1 request's header block must be whole within this (node's headersTimeout, 60 s): 408 and close. */
   readonly headersMs: number;
@@ -21,7 +21,7 @@ export interface DownstreamTimeouts {
 
 export const downstreamTimeouts: DownstreamTimeouts = Object.freeze({
   clientHelloMs: 15_000,
-  tlsHandshakeMs: 10_000,
+  tlsHandshakeMs: 15_000,
   headersMs: 60_000,
   requestMs: 0,
   keepAliveMs: 72_000,
