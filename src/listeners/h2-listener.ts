@@ -96,12 +96,14 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
       });
     });
     session.on('error', (err) => logger.debug('http2 session error', { err }));
+    // Idle for the timeout: GOAWAY when no stream is open (Envoy's idle_timeout counts only time
+    // without streams); a long quiet stream (gRPC streaming) keeps it. The session emits 'timeout'
+    // each time it has been inactive that long (the server-level timeout handler runs only once).
+    session.setTimeout(timeouts.http2IdleMs);
+    session.on('timeout', () => {
+      if (sessions.get(session) === 0) session.close();
+    });
     if (draining) session.close();
-  });
-  // An HTTP/2 session idle for the timeout: GOAWAY when no stream is open (Envoy's idle_timeout
-  // counts only time without streams); a long quiet stream (gRPC streaming) keeps it.
-  http2.setTimeout(timeouts.http2IdleMs, (session: ServerHttp2Session) => {
-    if (sessions.get(session) === 0) session.close();
   });
 
   const serveHttp = (socket: Duplex, http2Preferred: boolean) => {
@@ -146,7 +148,11 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
       }
       serveHttp(socket, socket.alpnProtocol === 'h2');
     });
-    server.on('tlsClientError', (err: Error & { code?: string }) => logger.debug('TLS handshake failed', { listener: config.name, code: err.code, error: err.message }));
+    // Node reports a failed or timed-out handshake here but leaves the connection open.
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+      logger.debug('TLS handshake failed', { listener: config.name, code: err.code, error: err.message });
+      socket.destroy();
+    });
     return server;
   }
 
