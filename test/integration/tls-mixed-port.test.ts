@@ -58,6 +58,18 @@ const passthroughServer = (port: number) => `    - port: { number: ${port}, name
       tls: { mode: PASSTHROUGH }
 `;
 
+const passthroughRoute = `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: pass }
+spec:
+  hosts: [a.example.com]
+  gateways: [edge]
+  tls:
+    - match: [{ sniHosts: [a.example.com] }]
+      route: [{ destination: { host: a.internal } }]
+`;
+
 function config(port: number, withPassthrough: boolean): string {
   return `${gatewayWithServersYaml(`${withPassthrough ? passthroughServer(port) : ''}${simpleServer(port)}`)}---
 apiVersion: networking.istio.io/v1
@@ -68,17 +80,7 @@ spec:
   gateways: [edge]
   http:
     - route: [{ destination: { host: app.internal, port: { number: ${world.upstream.port} } } }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: pass }
-spec:
-  hosts: [a.example.com]
-  gateways: [edge]
-  tls:
-    - match: [{ sniHosts: [a.example.com] }]
-      route: [{ destination: { host: a.internal } }]
-${loopbackServiceEntryYaml('app', world.upstream.port, 'HTTP')}${loopbackServiceEntryYaml('a', world.tlsUpstream.port, 'TLS')}`;
+${withPassthrough ? passthroughRoute : ''}${loopbackServiceEntryYaml('app', world.upstream.port, 'HTTP')}${loopbackServiceEntryYaml('a', world.tlsUpstream.port, 'TLS')}`;
 }
 
 async function startGateway(port: number, withPassthrough: boolean): Promise<{ gateway: GatewayProcess; configFolder: string }> {
@@ -99,15 +101,17 @@ interface Seen {
 function exchange(port: number, servername: string, ca: string, send?: string): Promise<Seen> {
   return new Promise((resolve) => {
     let cn: string | undefined;
+    let secured = false;
     let text = '';
     const socket = tlsConnect({ host: '127.0.0.1', port, servername, ca, ALPNProtocols: ['http/1.1'] }, () => {
+      secured = true;
       const subject = socket.getPeerCertificate().subject?.CN;
       cn = typeof subject === 'string' ? subject : undefined;
       if (send !== undefined) socket.write(send);
     });
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => (text += chunk));
-    socket.on('end', () => resolve({ ...(cn === undefined ? {} : { cn }), text }));
+    socket.on('end', () => resolve(secured ? { ...(cn === undefined ? {} : { cn }), text } : { error: 'closed before the handshake' }));
     socket.on('error', (err) => resolve({ error: err.message }));
   });
 }
@@ -161,7 +165,7 @@ test('one port: a.example.com is relayed to its TLS upstream, b.example.com term
   t.false(gateway.accessLog.some((l) => l.includes('"- - -"') && (l.includes(' b.example.com ') || l.includes(' c.example.com '))), 'no TCP line for a handed-over connection');
 });
 
-test('a reload that adds a PASSTHROUGH server to a SIMPLE port: both are served after it', async (t) => {
+test('a reload that adds a PASSTHROUGH server to a SIMPLE port: both are served after it; removing it again works too', async (t) => {
   const port = await freePort();
   const { gateway, configFolder } = await startGateway(port, false);
   t.teardown(async () => {
@@ -169,7 +173,7 @@ test('a reload that adds a PASSTHROUGH server to a SIMPLE port: both are served 
     await rm(configFolder, { recursive: true, force: true });
   });
   const before = await exchange(port, 'a.example.com', world.ca.cert, get('a.example.com'));
-  t.is(before.cn, 'gateway-web', 'before the reload a.example.com is terminated by *.example.com');
+  t.is(before.cn, 'gateway-web', 'before the reload a.example.com is terminated (*.example.com)');
   t.regex(before.text ?? '', /^HTTP\/1\.1 200/);
 
   await writeConfig(configFolder, 'edge.yaml', config(port, true));
@@ -179,4 +183,11 @@ test('a reload that adds a PASSTHROUGH server to a SIMPLE port: both are served 
   const terminated = await exchange(port, 'b.example.com', world.ca.cert, get('b.example.com'));
   t.is(terminated.cn, 'gateway-web');
   t.regex(terminated.text ?? '', /^HTTP\/1\.1 200/);
+
+  // And back: without the PASSTHROUGH server the port is a TLS port again.
+  await writeConfig(configFolder, 'edge.yaml', config(port, false));
+  await gateway.waitForLog((l) => l.msg === 'config reloaded' && l.generation === 3);
+  const after = await exchange(port, 'a.example.com', world.ca.cert, get('a.example.com'));
+  t.is(after.cn, 'gateway-web');
+  t.regex(after.text ?? '', /^HTTP\/1\.1 200/);
 });
