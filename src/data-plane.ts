@@ -2,7 +2,7 @@ import type { Logger } from './log.js';
 import type { ListenerConfig, Snapshot, StreamListenerConfig } from './config/snapshot.js';
 import { createHttpListener } from './listeners/http-listener.js';
 import { createHttpHandler } from './listeners/http-handler.js';
-import { createH2Listener } from './listeners/h2-listener.js';
+import { createH2Acceptor, createH2Listener } from './listeners/h2-listener.js';
 import { createStreamListener } from './listeners/stream-listener.js';
 import { createStreamHandler } from './listeners/stream-handler.js';
 import { createClusterManager } from './upstream/cluster-manager.js';
@@ -45,22 +45,33 @@ export interface DataPlane {
 
 /**
  * A listener of one kind; a reload swaps its config in place. Plain HTTP/1.1 ports are fastify's
- * ('http'); TLS and HTTP/2 ports the h2 listener's ('h2'); passthrough and TCP ports relay bytes.
+ * ('http'); TLS and HTTP/2 ports the h2 listener's ('h2'); passthrough and TCP ports relay bytes
+ * ('stream'); a passthrough port with terminating servers too ('mixed') relays or, by SNI, hands
+ * the connection to an h2 acceptor that does not listen itself.
  */
 type WantedListener =
   | { readonly kind: 'http'; readonly config: ListenerConfig }
   | { readonly kind: 'h2'; readonly config: ListenerConfig }
-  | { readonly kind: 'stream'; readonly config: StreamListenerConfig };
+  | { readonly kind: 'stream'; readonly config: StreamListenerConfig }
+  | { readonly kind: 'mixed'; readonly config: StreamListenerConfig; readonly terminating: ListenerConfig };
 
-function httpListener(config: ListenerConfig): WantedListener {
-  return { kind: config.tls !== undefined || config.http2 ? 'h2' : 'http', config };
+function wantedListeners(snapshot: Snapshot): WantedListener[] {
+  const mixed = new Set(snapshot.streamListeners.filter((config) => config.terminating !== undefined).map((config) => config.name));
+  return [
+    ...snapshot.listeners
+      .filter((config) => !mixed.has(config.name))
+      .map((config): WantedListener => ({ kind: config.tls !== undefined || config.http2 ? 'h2' : 'http', config })),
+    ...snapshot.streamListeners.map(
+      (config): WantedListener => (config.terminating === undefined ? { kind: 'stream', config } : { kind: 'mixed', config, terminating: config.terminating }),
+    ),
+  ];
 }
 
 interface OpenListener {
   readonly kind: WantedListener['kind'];
-  /** The config the listener's handler reads per request or connection. */
-  readonly ref: { config: WantedListener['config'] };
-  readonly listener: { address(): { address: string; port: number }; close(drainMs: number): Promise<void>; update?(config: ListenerConfig): void };
+  readonly listener: { address(): { address: string; port: number }; close(drainMs: number): Promise<void> };
+  /** Points the listener's handlers at a reloaded config (always of the same kind: a kind change reopens). */
+  apply(wanted: WantedListener): void;
 }
 
 export function createDataPlane(options: DataPlaneOptions): DataPlane {
@@ -81,20 +92,72 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
 
   const openListener = async (wanted: WantedListener): Promise<OpenListener> => {
     const { bind, port } = wanted.config;
-    if (wanted.kind === 'http') {
-      const ref = { config: wanted.config };
-      return { kind: 'http', ref, listener: await createHttpListener({ bind, port, logger, ...createHttpHandler(ref, handlerDeps) }) };
+    switch (wanted.kind) {
+      case 'http': {
+        const ref = { config: wanted.config };
+        const listener = await createHttpListener({ bind, port, logger, ...createHttpHandler(ref, handlerDeps) });
+        return {
+          kind: 'http',
+          listener,
+          apply(next) {
+            if (next.kind === 'http') ref.config = next.config;
+          },
+        };
+      }
+      case 'h2': {
+        const ref = { config: wanted.config };
+        const listener = await createH2Listener({ bind, port, logger, config: wanted.config, ...createHttpHandler(ref, handlerDeps) });
+        return {
+          kind: 'h2',
+          listener,
+          apply(next) {
+            if (next.kind !== 'h2') return;
+            ref.config = next.config;
+            listener.update(next.config);
+          },
+        };
+      }
+      case 'stream': {
+        const ref = { config: wanted.config };
+        const listener = await createStreamListener({ bind, port, logger, onConnection: createStreamHandler(ref, handlerDeps) });
+        return {
+          kind: 'stream',
+          listener,
+          apply(next) {
+            if (next.kind === 'stream') ref.config = next.config;
+          },
+        };
+      }
+      case 'mixed': {
+        const httpRef = { config: wanted.terminating };
+        const tls = createH2Acceptor({ logger, config: wanted.terminating, ...createHttpHandler(httpRef, handlerDeps) });
+        const ref = { config: wanted.config };
+        const relay = await createStreamListener({ bind, port, logger, onConnection: createStreamHandler(ref, handlerDeps, tls.accept) }).catch(async (err: unknown) => {
+          await tls.close(0);
+          throw err;
+        });
+        return {
+          kind: 'mixed',
+          listener: {
+            address: relay.address,
+            // Handed-over connections are the relay listener's sockets too: it waits for them.
+            close: async (drainMs) => {
+              await Promise.all([tls.close(drainMs), relay.close(drainMs)]);
+            },
+          },
+          apply(next) {
+            if (next.kind !== 'mixed') return;
+            ref.config = next.config;
+            httpRef.config = next.terminating;
+            tls.update(next.terminating);
+          },
+        };
+      }
     }
-    if (wanted.kind === 'h2') {
-      const ref = { config: wanted.config };
-      return { kind: 'h2', ref, listener: await createH2Listener({ bind, port, logger, config: wanted.config, ...createHttpHandler(ref, handlerDeps) }) };
-    }
-    const ref = { config: wanted.config };
-    return { kind: 'stream', ref, listener: await createStreamListener({ bind, port, logger, onConnection: createStreamHandler(ref, handlerDeps) }) };
   };
 
   // Removed listeners drain in the background, so applying a snapshot never waits out a drain.
-  // A port that changes kind (HTTP/1.1, TLS or HTTP/2, stream) is closed and opened again.
+  // A port that changes kind (HTTP/1.1, TLS or HTTP/2, stream, mixed) is closed and opened again.
   const reconcile = async (wantedListeners: readonly WantedListener[], onBindFailure: 'throw' | 'report') => {
     const wanted = new Map(wantedListeners.map((w) => [w.config.name, w.kind]));
     for (const [name, { kind }] of [...open]) {
@@ -105,8 +168,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       const { config } = wantedListener;
       const existing = open.get(config.name);
       if (existing !== undefined) {
-        existing.ref.config = config;
-        if (wantedListener.kind === 'h2') existing.listener.update?.(wantedListener.config);
+        existing.apply(wantedListener);
         continue;
       }
       try {
@@ -125,13 +187,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   return {
     async apply(snapshot, onBindFailure) {
       clusters.update(snapshot.clusters);
-      return reconcile(
-        [
-          ...snapshot.listeners.map(httpListener),
-          ...snapshot.streamListeners.map((config) => ({ kind: 'stream' as const, config })),
-        ],
-        onBindFailure,
-      );
+      return reconcile(wantedListeners(snapshot), onBindFailure);
     },
     listeners: () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() })),
     async stop() {

@@ -31,7 +31,6 @@ export const configErrorCodes = {
   MG_ERR_TLS_KEY_MISMATCH: 'a private key does not belong to its certificate',
   MG_ERR_TLS_CERT_EXPIRING: 'a server certificate expires within 30 days, or has expired',
   MG_ERR_TLS_SETTINGS: 'TLS settings that cannot be served (versions out of order, an unknown cipher suite, a mode not built)',
-  MG_ERR_CONFIG_PASSTHROUGH_MIXED: 'a port mixes TLS PASSTHROUGH servers with terminating ones, which this build cannot serve yet',
 } as const;
 
 export type ConfigErrorCode = keyof typeof configErrorCodes;

@@ -2,10 +2,9 @@ import { BlockList, isIP } from 'node:net';
 import type { Server } from './kinds/gateway.js';
 import type { L4MatchAttributes, RouteDestination, TLSMatchAttributes, VirtualServiceSpec } from './kinds/virtual-service.js';
 import type { Resource, ValidatedConfig } from './validate.js';
-import type { StreamConnection, StreamListenerConfig, StreamRoute } from './snapshot.js';
+import type { ListenerConfig, StreamConnection, StreamListenerConfig, StreamRoute } from './snapshot.js';
 import type { FieldPath } from './issue.js';
 import { resolveShortName } from './fqdn.js';
-import { terminatesTls } from './credentials.js';
 import { resolveCluster } from './compile-clusters.js';
 import { reportPortProblem, type RouteCompileContext } from './compile-routes.js';
 import { domainsFor, gatewayKey, type BoundServer } from './compile-listeners.js';
@@ -36,27 +35,23 @@ interface PendingStreamListener {
   readonly bind: string;
   readonly port: number;
   readonly servers: BoundServer[];
-  /** The first passthrough server, where a mixed-port error points. */
-  passthrough?: { readonly gateway: Resource<unknown>; readonly index: number };
-  readonly terminated: { readonly gateway: Resource<unknown>; readonly index: number; readonly mode: string }[];
+  /** A PASSTHROUGH server is on the port: connections are routed by SNI. */
+  passthrough: boolean;
 }
 
-export function compileStreamListeners(config: ValidatedConfig, context: RouteCompileContext): StreamListenerConfig[] {
+/**
+ * `httpListeners`: the terminating listeners compiled for the same config. A passthrough port
+ * that also has terminating servers takes theirs as `terminating`, and their hosts compete with
+ * the tls[] server names (the most specific wins), as Envoy's filter chains on one listener do.
+ */
+export function compileStreamListeners(config: ValidatedConfig, context: RouteCompileContext, httpListeners: readonly ListenerConfig[] = []): StreamListenerConfig[] {
   checkStreamRoutes(config.virtualServices, context);
   const pending = collectStreamServers(config.gateways);
   const listeners: StreamListenerConfig[] = [];
   for (const listener of pending.values()) {
-    if (listener.servers.length === 0) continue;
-    if (listener.passthrough !== undefined) {
-      // A terminating server next to a passthrough one needs the SNI peeker to hand the socket to
-      // the TLS server; that hand-over is not built yet, so the mix is refused, not half served.
-      const { gateway: owner, index: ownerIndex } = listener.passthrough;
-      for (const { gateway, index, mode } of listener.terminated) {
-        context.issues.error(gateway, ['spec', 'servers', index, 'tls', 'mode'], 'MG_ERR_CONFIG_PASSTHROUGH_MIXED',
-          `port ${listener.port} is a PASSTHROUGH port (Gateway ${owner.metadata.namespace}/${owner.metadata.name} spec.servers[${ownerIndex}]); Istio lets SNI choose between the two, but this build cannot yet hand a connection to a ${mode} server on that port: put this server on another port`);
-      }
-    }
-    listeners.push(compileListener(listener, config.virtualServices, context));
+    const name = `${listener.bind}_${listener.port}`;
+    const terminating = listener.passthrough ? httpListeners.find((l) => l.name === name && l.tls !== undefined) : undefined;
+    listeners.push(compileListener(listener, config.virtualServices, context, terminating));
   }
   return listeners;
 }
@@ -64,18 +59,15 @@ export function compileStreamListeners(config: ValidatedConfig, context: RouteCo
 function collectStreamServers(gateways: ValidatedConfig['gateways']): Map<string, PendingStreamListener> {
   const listeners = new Map<string, PendingStreamListener>();
   for (const gateway of gateways) {
-    gateway.spec.servers.forEach((server, index) => {
+    for (const server of gateway.spec.servers) {
+      if (!isStreamServer(server)) continue;
       const bind = server.bind ?? '0.0.0.0';
       const key = `${bind}_${server.port.number}`;
-      const listener = listeners.get(key) ?? { bind, port: server.port.number, servers: [], terminated: [] };
+      const listener = listeners.get(key) ?? { bind, port: server.port.number, servers: [], passthrough: false };
       listeners.set(key, listener);
-      if (isStreamServer(server)) {
-        listener.servers.push({ gateway: gatewayKey(gateway), gatewayNamespace: gateway.metadata.namespace, server });
-        if (server.tls?.mode === 'PASSTHROUGH') listener.passthrough ??= { gateway, index };
-      } else if (terminatesTls(server)) {
-        listener.terminated.push({ gateway, index, mode: server.tls.mode! });
-      }
-    });
+      listener.servers.push({ gateway: gatewayKey(gateway), gatewayNamespace: gateway.metadata.namespace, server });
+      if (server.tls?.mode === 'PASSTHROUGH') listener.passthrough = true;
+    }
   }
   return listeners;
 }
@@ -84,6 +76,7 @@ function compileListener(
   listener: PendingStreamListener,
   virtualServices: readonly Resource<VirtualServiceSpec>[],
   context: RouteCompileContext,
+  terminating: ListenerConfig | undefined,
 ): StreamListenerConfig {
   const byServerName = new Map<string, StreamRouteCandidate[]>();
   const fallback: StreamRouteCandidate[] = [];
@@ -127,14 +120,16 @@ function compileListener(
     }
   }
 
-  const peekSni = listener.passthrough !== undefined;
+  const peekSni = listener.passthrough;
+  const terminatingHosts = terminating?.servers.servers.flatMap((block) => (block.tls === undefined ? [] : block.hosts.map((host) => host.toLowerCase()))) ?? [];
   return Object.freeze({
     name: `${listener.bind}_${listener.port}`,
     bind: listener.bind,
     port: listener.port,
     protocol: peekSni ? 'TLS' : 'TCP',
     peekSni,
-    route: createStreamRouteTable({ byServerName, fallback }),
+    ...(terminating === undefined ? {} : { terminating }),
+    route: createStreamRouteTable({ byServerName, fallback, terminating: terminatingHosts }),
   });
 }
 

@@ -18,7 +18,7 @@ export function compileSnapshot(config: ValidatedConfig, generation: number, cre
   const clusters = new Map<string, ClusterConfig>();
   const context = { registry: createServiceRegistry(config), clusters, issues };
   const listeners = compileListeners(config, context, credentials);
-  const streamListeners = compileStreamListeners(config, context);
+  const streamListeners = compileStreamListeners(config, context, listeners);
   for (const rule of config.destinationRules) warnIgnoredPolicies(rule, issues);
   attachHealthChecks(config.healthCheckPolicies, clusters, issues);
   const snapshot: Snapshot = Object.freeze({

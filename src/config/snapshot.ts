@@ -69,9 +69,21 @@ export interface StreamListenerConfig {
   readonly protocol: 'TLS' | 'TCP';
   /** PASSTHROUGH: read the ClientHello first, and route by its SNI. */
   readonly peekSni: boolean;
-  /** The route a connection takes: VirtualService tls[] by SNI, then tcp[]; undefined is Envoy's "no filter chain" (NR). */
-  route(connection: StreamConnection): StreamRoute | undefined;
+  /**
+   * The terminating servers (SIMPLE, MUTUAL, OPTIONAL_MUTUAL) sharing this passthrough port, as
+   * their own listener config (also in Snapshot.listeners, same name): connections `route()`
+   * answers 'terminate' for are handed to them.
+   */
+  readonly terminating?: ListenerConfig;
+  /**
+   * What a connection gets: a VirtualService tls[] route by SNI, then tcp[]; 'terminate' for the
+   * port's terminating servers; undefined is Envoy's "no filter chain" (NR).
+   */
+  route(connection: StreamConnection): StreamChoice | undefined;
 }
+
+/** A relay route, or 'terminate': the connection goes to the port's terminating servers. */
+export type StreamChoice = StreamRoute | 'terminate';
 
 export interface StreamConnection {
   /** The ClientHello's SNI, lower-cased; undefined without one (or on a TCP listener). */

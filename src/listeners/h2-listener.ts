@@ -1,5 +1,5 @@
-import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from 'node:http';
+import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createNodeTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
@@ -9,38 +9,54 @@ import type { TlsServerConfig } from '../config/compile-tls.js';
 import { answerClientError, type HttpListener, type HttpListenerOptions } from './http-listener.js';
 import { admitTlsConnection } from './tls-connection.js';
 import { peekClientHello } from './sni-peek.js';
+import { downstreamTimeouts, type DownstreamTimeouts } from './downstream-timeouts.js';
 
 // A listener that speaks HTTP/2 beside HTTP/1.1: a TLS port (the ClientHello's SNI picks the
 // Gateway server and so its certificates and TLS settings, ALPN picks h2 or http/1.1) or a
 // plaintext HTTP2/GRPC port (h2c with prior knowledge, else HTTP/1.1). One net.Server accepts; the
 // TLS servers, the HTTP/1.1 server and the HTTP/2 server never listen themselves, they are handed
 // connections (`emit('connection')`), so accept() can take a socket another listener accepted and
-// peeked at (a port mixing PASSTHROUGH and terminated servers).
+// peeked at (a port mixing PASSTHROUGH and terminated servers): createH2Acceptor is the whole
+// listener without the listening socket, createH2Listener adds one.
 // A reload with new certificates builds a new TLS server for new connections; open ones keep theirs.
+// Downstream timeouts: node checks the HTTP/1.1 header and request timeouts only on servers that
+// listen() themselves, so they are started here (see startRequestTimeouts), and a TLS handshake
+// or an HTTP/2 session without streams is bounded too (downstream-timeouts.ts).
 
 export interface H2ListenerOptions extends HttpListenerOptions {
   readonly config: ListenerConfig;
+  /** Shorter timeouts for tests; the defaults are downstream-timeouts.ts's. */
+  readonly timeouts?: Partial<DownstreamTimeouts>;
 }
 
-export interface H2Listener extends HttpListener {
+export type H2AcceptorOptions = Omit<H2ListenerOptions, 'bind' | 'port'>;
+
+/** The listener without a socket of its own: connections come through accept(). */
+export interface H2Acceptor {
   /** Serves new connections with this config's TLS settings (certificates, client verification). */
   update(config: ListenerConfig): void;
   /** Takes a plain TCP connection accepted elsewhere, as if this listener had accepted it. */
   accept(socket: Socket): void;
+  /** Stops serving: HTTP/2 sessions get GOAWAY, idle HTTP/1.1 connections close; after drainMs the rest is destroyed. */
+  close(drainMs: number): Promise<void>;
 }
+
+export type H2Listener = HttpListener & H2Acceptor;
 
 /** The client connection preface of HTTP/2 (RFC 9113 3.4), which an h2c client sends first. */
 const h2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
-export async function createH2Listener(options: H2ListenerOptions): Promise<H2Listener> {
+export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
   const { logger, onRequest, onUpgrade } = options;
+  const timeouts = { ...downstreamTimeouts, ...options.timeouts };
   let draining = false;
   const sockets = new Set<Duplex>();
   /** HTTP/1.1 connections and their requests in flight: idle ones close when draining begins. */
   const http1InFlight = new Map<Duplex, number>();
-  const sessions = new Set<ServerHttp2Session>();
+  /** Open HTTP/2 sessions and how many streams each has open. */
+  const sessions = new Map<ServerHttp2Session, number>();
 
-  const http1 = createHttp1Server((req, res) => {
+  const http1 = createHttp1Server({ headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkIntervalMs }, (req, res) => {
     const socket = req.socket;
     http1InFlight.set(socket, (http1InFlight.get(socket) ?? 0) + 1);
     res.once('close', () => {
@@ -61,6 +77,8 @@ export async function createH2Listener(options: H2ListenerOptions): Promise<H2Li
     onUpgrade(req, socket, head);
   });
   http1.on('clientError', (err: Error & { code?: string }, socket: Socket) => answerClientError(err, socket, logger));
+  http1.keepAliveTimeout = timeouts.keepAliveMs;
+  startRequestTimeouts(http1);
 
   const http2 = createHttp2Server((req: Http2ServerRequest, res: Http2ServerResponse) => {
     // Routing and upstream headers read Host; HTTP/2 carries it as :authority.
@@ -68,9 +86,23 @@ export async function createH2Listener(options: H2ListenerOptions): Promise<H2Li
     onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
   });
   http2.on('session', (session: ServerHttp2Session) => {
-    sessions.add(session);
+    sessions.set(session, 0);
     session.once('close', () => sessions.delete(session));
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      sessions.set(session, (sessions.get(session) ?? 0) + 1);
+      stream.once('close', () => {
+        const open = sessions.get(session);
+        if (open !== undefined) sessions.set(session, open - 1);
+      });
+    });
     session.on('error', (err) => logger.debug('http2 session error', { err }));
+    // Idle for the timeout: GOAWAY when no stream is open (Envoy's idle_timeout counts only time
+    // without streams); a long quiet stream (gRPC streaming) keeps it. The session emits 'timeout'
+    // each time it has been inactive that long (the server-level timeout handler runs only once).
+    session.setTimeout(timeouts.http2IdleMs);
+    session.on('timeout', () => {
+      if (sessions.get(session) === 0) session.close();
+    });
     if (draining) session.close();
   });
 
@@ -98,6 +130,7 @@ export async function createH2Listener(options: H2ListenerOptions): Promise<H2Li
   function createTlsServer(config: ListenerConfig, settings: TlsServerConfig): TlsServer {
     const server = createNodeTlsServer({
       ...settings.contextOptions,
+      handshakeTimeout: timeouts.tlsHandshakeMs,
       ALPNProtocols: ['h2', 'http/1.1'],
       requestCert: settings.mode !== 'SIMPLE',
       // The server's own rules (mode, pins) decide after the handshake, in admitTlsConnection.
@@ -115,12 +148,16 @@ export async function createH2Listener(options: H2ListenerOptions): Promise<H2Li
       }
       serveHttp(socket, socket.alpnProtocol === 'h2');
     });
-    server.on('tlsClientError', (err: Error & { code?: string }) => logger.debug('TLS handshake failed', { listener: config.name, code: err.code, error: err.message }));
+    // Node reports a failed or timed-out handshake here but leaves the connection open.
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+      logger.debug('TLS handshake failed', { listener: config.name, code: err.code, error: err.message });
+      socket.destroy();
+    });
     return server;
   }
 
   const acceptTls = async (socket: Socket, current: NonNullable<typeof tls>) => {
-    const peeking = peekClientHello(socket);
+    const peeking = peekClientHello(socket, { timeoutMs: timeouts.clientHelloMs });
     // A socket handed over paused (its first bytes read and put back) flows again for the peek.
     socket.resume();
     const hello = await peeking;
@@ -155,7 +192,39 @@ export async function createH2Listener(options: H2ListenerOptions): Promise<H2Li
     });
   };
 
-  const front = createNetServer({ noDelay: true }, accept);
+  let closing: Promise<void> | undefined;
+  return {
+    accept,
+    update(config) {
+      // A port may also turn from TLS into plaintext HTTP2 (or back): new connections follow.
+      tls = config.tls === undefined ? undefined : createTlsServers(config);
+    },
+    close(drainMs) {
+      closing ??= drain(drainMs);
+      return closing;
+    },
+  };
+
+  /** Resolves when every connection is gone: closed by its client, finished, or destroyed at drainMs. */
+  async function drain(drainMs: number): Promise<void> {
+    draining = true;
+    // Not listening, so this only stops node's header and request timeout checks.
+    http1.close();
+    // GOAWAY: streams in flight finish, no new ones start.
+    for (const session of sessions.keys()) session.close();
+    for (const [socket, inFlight] of http1InFlight) if (inFlight === 0) socket.destroy();
+    const deadline = setTimeout(() => {
+      for (const session of sessions.keys()) session.destroy();
+      for (const socket of sockets) socket.destroy();
+    }, drainMs);
+    await Promise.all([...sockets].map((socket) => (socket.destroyed ? undefined : new Promise((resolve) => socket.once('close', resolve)))));
+    clearTimeout(deadline);
+  }
+}
+
+export async function createH2Listener(options: H2ListenerOptions): Promise<H2Listener> {
+  const acceptor = createH2Acceptor(options);
+  const front = createNetServer({ noDelay: true }, acceptor.accept);
   try {
     await new Promise<void>((resolve, reject) => {
       front.once('error', reject);
@@ -174,28 +243,20 @@ export async function createH2Listener(options: H2ListenerOptions): Promise<H2Li
   let closing: Promise<void> | undefined;
   return {
     address: () => address,
-    accept,
-    update(config) {
-      // A port may also turn from TLS into plaintext HTTP2 (or back): new connections follow.
-      tls = config.tls === undefined ? undefined : createTlsServers(config);
-    },
+    accept: acceptor.accept,
+    update: acceptor.update,
     close(drainMs) {
-      closing ??= drain(drainMs);
+      closing ??= Promise.all([new Promise<void>((resolve) => front.close(() => resolve())), acceptor.close(drainMs)]).then(() => undefined);
       return closing;
     },
   };
+}
 
-  async function drain(drainMs: number): Promise<void> {
-    draining = true;
-    const closed = new Promise<void>((resolve) => front.close(() => resolve()));
-    // GOAWAY: streams in flight finish, no new ones start.
-    for (const session of sessions) session.close();
-    for (const [socket, inFlight] of http1InFlight) if (inFlight === 0) socket.destroy();
-    const deadline = setTimeout(() => {
-      for (const session of sessions) session.destroy();
-      for (const socket of sockets) socket.destroy();
-    }, drainMs);
-    await closed;
-    clearTimeout(deadline);
-  }
+/**
+ * Node starts the checks of headersTimeout and requestTimeout when a server emits 'listening'
+ * (setupConnectionsTracking); a server that is handed its connections never does, which would
+ * leave a client sending half a header block connected for ever.
+ */
+function startRequestTimeouts(server: Http1Server): void {
+  server.emit('listening');
 }

@@ -13,6 +13,8 @@ import { peekClientHello } from './sni-peek.js';
 // host, SNI). A connection no route takes is closed, as Envoy closes a connection that matches
 // no filter chain (flag NR): unknown SNI, no SNI, not TLS, or a ClientHello that never completes.
 // Only what happens at connect time reads the config: a reload leaves open relays alone.
+// On a port that also has terminating servers, a connection whose SNI picks one of them goes to
+// `terminate` with its ClientHello unread; the HTTP side logs its requests, so no TCP line here.
 
 /** The listener's current config; a reload replaces `config` and the next connection sees it. */
 export interface StreamListenerRef {
@@ -27,7 +29,8 @@ export interface StreamHandlerDeps {
 
 const filterChainNotFound = 'filter_chain_not_found';
 
-export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerDeps): (socket: Socket) => void {
+/** `terminate`: takes a connection for the port's terminating servers (a mixed port's TLS side). */
+export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerDeps, terminate?: (socket: Socket) => void): (socket: Socket) => void {
   const { clusters, accessLog, logger } = deps;
 
   return (socket) => {
@@ -37,6 +40,7 @@ export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerD
     const downstreamRemoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     let serverName: string | undefined;
     let cluster: string | undefined;
+    const destroyOnError = () => socket.destroy();
 
     const finish = (outcome: RelayOutcome & { detail?: string }) => {
       accessLog.log({
@@ -73,7 +77,13 @@ export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerD
         socket.unshift(peeked.bytes);
       }
       const route = ref.config.route({ serverName, localAddress: socket.localAddress ?? '', remoteAddress: socket.remoteAddress ?? '' });
-      if (route === undefined) {
+      if (route === 'terminate' && terminate !== undefined) {
+        // The TLS side reads the hello again; half-closes are HTTP's to handle, not a relay's.
+        socket.allowHalfOpen = false;
+        socket.off('error', destroyOnError);
+        return terminate(socket);
+      }
+      if (route === undefined || route === 'terminate') {
         socket.destroy();
         return finish({ flag: 'NR', detail: filterChainNotFound });
       }
@@ -87,7 +97,7 @@ export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerD
     };
 
     // Errors before the relay owns the socket (a reset during the peek) end it quietly.
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     serve().catch((err: unknown) => {
       logger.error('stream connection failed', { err });
       socket.destroy();

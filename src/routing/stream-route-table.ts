@@ -1,13 +1,17 @@
-import type { StreamConnection, StreamRoute } from '../config/snapshot.js';
+import type { StreamChoice, StreamConnection } from '../config/snapshot.js';
 import { hostMatches } from './host-match.js';
 
 // How a stream listener picks a route, as Envoy picks a filter chain: by SNI first, the most
 // specific server name winning (exact, then `*.suffix` longest first, then `*`), and the routes
 // without SNI (VirtualService tcp[]) when no SNI route takes the connection. Within one name the
 // routes keep config order and the first whose L4 conditions hold wins.
+// On a port that also has terminating servers (SIMPLE, MUTUAL, OPTIONAL_MUTUAL) their hosts are
+// server names too, and a connection whose most specific name is one of them is terminated. A
+// name claimed by both sides (a tls[] sniHost equal to a terminating server's host) goes to the
+// terminating server: Envoy would refuse two filter chains with one match.
 
 export interface StreamRouteCandidate {
-  readonly route: StreamRoute;
+  readonly route: StreamChoice;
   /** destinationSubnets / sourceSubnet of the match blocks that selected the route. */
   matches(connection: StreamConnection): boolean;
 }
@@ -17,13 +21,20 @@ export interface StreamRouteTableInput {
   readonly byServerName: ReadonlyMap<string, readonly StreamRouteCandidate[]>;
   /** tcp[] candidates in config order, tried after the SNI routes. */
   readonly fallback: readonly StreamRouteCandidate[];
+  /** The hosts of the port's terminating servers (lower case); empty on a port without any. */
+  readonly terminating?: readonly string[];
 }
 
-export function createStreamRouteTable(input: StreamRouteTableInput): (connection: StreamConnection) => StreamRoute | undefined {
+const terminate: StreamRouteCandidate = Object.freeze({ route: 'terminate' as const, matches: () => true });
+
+export function createStreamRouteTable(input: StreamRouteTableInput): (connection: StreamConnection) => StreamChoice | undefined {
+  const byPattern = new Map<string, readonly StreamRouteCandidate[]>(input.byServerName);
+  // The terminating server comes first under its name, so it wins a tie.
+  for (const host of input.terminating ?? []) byPattern.set(host, [terminate, ...(byPattern.get(host) ?? [])]);
   const exact = new Map<string, readonly StreamRouteCandidate[]>();
   const wildcards: [string, readonly StreamRouteCandidate[]][] = [];
   let any: readonly StreamRouteCandidate[] = [];
-  for (const [pattern, candidates] of input.byServerName) {
+  for (const [pattern, candidates] of byPattern) {
     if (pattern === '*') any = candidates;
     else if (pattern.startsWith('*')) wildcards.push([pattern, candidates]);
     else exact.set(pattern, candidates);
@@ -44,7 +55,7 @@ export function createStreamRouteTable(input: StreamRouteTableInput): (connectio
     return first(any, connection) ?? first(fallback, connection);
   };
 
-  function firstWildcard(name: string, connection: StreamConnection): StreamRoute | undefined {
+  function firstWildcard(name: string, connection: StreamConnection): StreamChoice | undefined {
     for (const [pattern, candidates] of wildcards) {
       if (!hostMatches(pattern, name)) continue;
       const found = first(candidates, connection);

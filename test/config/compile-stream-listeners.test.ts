@@ -1,5 +1,8 @@
 import test from 'ava';
+import { rm } from 'node:fs/promises';
 import { compileYaml, lineOf, snapshotOf } from '../helpers/compile-config.js';
+import { configDir } from '../helpers/config-files.js';
+import { issueCert, makeCa, writeCredential } from '../helpers/certs.js';
 import type { Snapshot, StreamConnection, StreamListenerConfig } from '../../src/config/snapshot.js';
 
 // Gateway PASSTHROUGH and TCP servers compiled into stream listeners: which route (and so which
@@ -31,9 +34,10 @@ function streamListener(snapshot: Snapshot, name: string): StreamListenerConfig 
   return found;
 }
 
-/** The cluster a connection is relayed to, or undefined when it is refused (NR). */
+/** The cluster a connection is relayed to, 'terminate' when the port's terminating servers take it, or undefined when it is refused (NR). */
 function clusterFor(l: StreamListenerConfig, connection: Partial<StreamConnection>): string | undefined {
-  return l.route({ serverName: undefined, localAddress: '10.0.0.1', remoteAddress: '192.168.1.5', ...connection })?.pickCluster();
+  const choice = l.route({ serverName: undefined, localAddress: '10.0.0.1', remoteAddress: '192.168.1.5', ...connection });
+  return choice === 'terminate' ? choice : choice?.pickCluster();
 }
 
 const cluster = (name: string, port: number) => `outbound|${port}||${name}.internal`;
@@ -187,15 +191,38 @@ ${entries}`;
   );
 });
 
-test('a PASSTHROUGH server and a terminating server on one port are refused with MG_ERR_CONFIG_PASSTHROUGH_MIXED', async (t) => {
-  const yaml = gateway(`  - port: {number: 443, name: tls, protocol: TLS}
-    hosts: [pass.example.com]
+test('PASSTHROUGH and terminating servers on one port: the most specific of tls[] names and terminating hosts wins; a tie goes to the terminating server', async (t) => {
+  const certs = await configDir('mixed-certs');
+  t.teardown(() => rm(certs, { recursive: true, force: true }));
+  const ca = await makeCa(certs, 'ca');
+  await writeCredential(certs, 'web', await issueCert(certs, ca, 'web', { sans: ['*.example.com'] }));
+  const snapshot = await snapshotOf(t, `${gateway(`  - port: {number: 443, name: tls, protocol: TLS}
+    hosts: [a.example.com, "*.pass.example.com", "*.shop.com"]
     tls: {mode: PASSTHROUGH}
   - port: {number: 443, name: https, protocol: HTTPS}
-    hosts: [secure.example.com]
-    tls: {mode: SIMPLE, credentialName: secure}`);
-  const { file, snapshot, issues } = await compileYaml(t, yaml);
-  t.is(snapshot, undefined);
-  const mixed = issues.find((i) => i.code === 'MG_ERR_CONFIG_PASSTHROUGH_MIXED');
-  t.deepEqual(mixed && [mixed.severity, mixed.file, mixed.line, mixed.path], ['error', file, lineOf(yaml, 'mode: SIMPLE'), 'spec.servers[1].tls.mode']);
+    hosts: ["*.example.com", tie.shop.com]
+    tls: {mode: SIMPLE, credentialName: web}`)}apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: pass}
+spec:
+  hosts: [a.example.com, "*.pass.example.com", "*.shop.com"]
+  gateways: [edge]
+  tls:
+  - match: [{sniHosts: [a.example.com]}]
+    route: [{destination: {host: a.internal}}]
+  - match: [{sniHosts: ["*.pass.example.com"]}]
+    route: [{destination: {host: b.internal}}]
+  - match: [{sniHosts: [tie.shop.com, other.shop.com]}]
+    route: [{destination: {host: c.internal}}]
+${entries}`, certs);
+  const l = streamListener(snapshot, '0.0.0.0_443');
+  t.true(l.peekSni);
+  t.is(l.terminating, snapshot.listeners.find((h) => h.name === '0.0.0.0_443'), 'the terminating side is the port\'s own TLS listener config');
+  t.is(clusterFor(l, { serverName: 'a.example.com' }), cluster('a', 9001), 'an exact passthrough name beats the terminating *.example.com');
+  t.is(clusterFor(l, { serverName: 'b.example.com' }), 'terminate');
+  t.is(clusterFor(l, { serverName: 'x.pass.example.com' }), cluster('b', 9002), 'the longer passthrough wildcard beats *.example.com');
+  t.is(clusterFor(l, { serverName: 'tie.shop.com' }), 'terminate', 'one name on both sides: the terminating server');
+  t.is(clusterFor(l, { serverName: 'other.shop.com' }), cluster('c', 9003));
+  t.is(clusterFor(l, { serverName: 'unknown.org' }), undefined);
+  t.is(clusterFor(l, {}), undefined, 'no SNI, no `*` anywhere: refused');
 });

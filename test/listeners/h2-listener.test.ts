@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
-import { createServer, type Server } from 'node:net';
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { rm } from 'node:fs/promises';
 import { connect as tlsConnect } from 'node:tls';
 import { createH2Listener, type H2Listener } from '../../src/listeners/h2-listener.js';
@@ -9,10 +10,12 @@ import type { ListenerConfig } from '../../src/config/snapshot.js';
 import { snapshotOf } from '../helpers/compile-config.js';
 import { configDir, gatewayWithServersYaml } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
+import type { DownstreamTimeouts } from '../../src/listeners/downstream-timeouts.js';
 
 // The TLS/HTTP/2 listener on its own: a plain TCP connection accepted elsewhere (as a port that
 // peeks SNI for passthrough does) and handed to accept() is served like its own; a drain lets an
-// HTTP/2 stream in flight finish.
+// HTTP/2 stream in flight finish; slow or silent clients are closed (short timeouts set here,
+// bounds loose enough for a loaded machine).
 
 const quietLogger = createLogger({ write: () => undefined });
 let dir: string;
@@ -27,14 +30,22 @@ test.before(async () => {
 
 test.after.always(() => rm(dir, { recursive: true, force: true }));
 
-async function listener(t: ExecutionContext, onRequest: Parameters<typeof createH2Listener>[0]['onRequest']): Promise<H2Listener> {
+async function listener(t: ExecutionContext, onRequest: Parameters<typeof createH2Listener>[0]['onRequest'], timeouts?: Partial<DownstreamTimeouts>): Promise<H2Listener> {
   config ??= (
     await snapshotOf(t, gatewayWithServersYaml(`  - port: {number: 443, name: https, protocol: HTTPS}
     hosts: [web.test]
     tls: {mode: SIMPLE, credentialName: web}
 `), dir)
   ).listeners[0]!;
-  const created = await createH2Listener({ bind: '127.0.0.1', port: 0, logger: quietLogger, config, onRequest, onUpgrade: (_req, socket) => socket.destroy() });
+  const created = await createH2Listener({
+    bind: '127.0.0.1',
+    port: 0,
+    logger: quietLogger,
+    config,
+    onRequest,
+    onUpgrade: (_req, socket) => socket.destroy(),
+    ...(timeouts === undefined ? {} : { timeouts }),
+  });
   t.teardown(() => created.close(0));
   return created;
 }
@@ -117,4 +128,101 @@ test('update(): new connections follow the new config, TLS to plaintext h2c; an 
   t.teardown(() => h2cSession.destroy());
   t.is(await bodyOf(h2cSession), 'over 2.0');
   t.is(await bodyOf(tlsSession), 'over 2.0');
+});
+
+/** Milliseconds from now until `socket` closes (the gateway closed it). */
+function msUntilClosed(socket: Socket | ReturnType<typeof tlsConnect>): Promise<number> {
+  const started = performance.now();
+  return new Promise((resolve) => socket.once('close', () => resolve(performance.now() - started)));
+}
+
+test('a TLS client that sends half an HTTP/1.1 header block gets 408 and is closed after the header timeout', async (t) => {
+  const h2 = await listener(t, (_req, res) => res.end('never'), { headersMs: 400, checkIntervalMs: 100 });
+  const socket = tlsConnect({ host: '127.0.0.1', port: h2.address().port, servername: 'web.test', ca: ca.cert, ALPNProtocols: ['http/1.1'] });
+  t.teardown(() => socket.destroy());
+  await new Promise((resolve) => socket.once('secureConnect', resolve));
+  let answer = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (answer += chunk));
+  socket.on('error', () => undefined);
+  const closed = msUntilClosed(socket);
+  socket.write('GET / HTTP/1.1\r\nhost: web.test\r\nx-slow: ');
+  const elapsed = await closed;
+  t.regex(answer, /^HTTP\/1\.1 408/);
+  t.true(elapsed >= 300 && elapsed < 10_000, `closed after ${Math.round(elapsed)} ms`);
+});
+
+test('an HTTP/2 session without streams is closed after the idle timeout; an open stream keeps it', async (t) => {
+  let release: () => void = () => undefined;
+  const h2 = await listener(
+    t,
+    (req, res) => {
+      if (req.url === '/slow') release = () => res.end('slow done');
+      else res.end('ok');
+    },
+    { http2IdleMs: 400 },
+  );
+  const session = http2Connect(`https://127.0.0.1:${h2.address().port}`, { servername: 'web.test', ca: ca.cert });
+  t.teardown(() => session.destroy());
+  session.on('error', () => undefined);
+  // A stream that stays open (and quiet) past the idle time keeps the session.
+  const slow = new Promise<string>((resolve, reject) => {
+    const stream = session.request({ ':authority': 'web.test', ':path': '/slow' });
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('end', () => resolve(text));
+    stream.on('error', reject);
+    stream.end();
+  });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  t.false(session.closed || session.destroyed, 'a session with an open stream outlives the idle timeout');
+  const closed = new Promise<number>((resolve) => {
+    const started = performance.now();
+    session.once('close', () => resolve(performance.now() - started));
+  });
+  release();
+  t.is(await slow, 'slow done');
+  const elapsed = await closed;
+  t.true(elapsed >= 300 && elapsed < 10_000, `closed ${Math.round(elapsed)} ms after its last stream`);
+});
+
+test('a client that opens TCP and never sends a ClientHello is closed after the ClientHello timeout', async (t) => {
+  const h2 = await listener(t, (_req, res) => res.end('never'), { clientHelloMs: 400 });
+  const socket = netConnect(h2.address().port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  socket.on('error', () => undefined);
+  const elapsed = await msUntilClosed(socket);
+  t.true(elapsed >= 300 && elapsed < 10_000, `closed after ${Math.round(elapsed)} ms`);
+});
+
+test('a TLS handshake that stalls after the ClientHello is closed after the handshake timeout', async (t) => {
+  const h2 = await listener(t, (_req, res) => res.end('never'), { tlsHandshakeMs: 400 });
+  // A relay that passes the client's bytes on but never the gateway's: the client never gets the
+  // ServerHello, so the gateway waits for a Finished that never comes.
+  let toGateway: Socket | undefined;
+  const gatewayClosed = new Promise<number>((resolve) => {
+    const relay = createServer((client) => {
+      client.on('error', () => undefined);
+      toGateway = netConnect(h2.address().port, '127.0.0.1');
+      toGateway.on('error', () => undefined);
+      toGateway.on('data', () => undefined);
+      client.pipe(toGateway);
+      client.once('data', () => {
+        const started = performance.now();
+        toGateway?.once('close', () => resolve(performance.now() - started));
+      });
+    });
+    relay.listen(0, '127.0.0.1', () => {
+      const client = tlsConnect({ host: '127.0.0.1', port: (relay.address() as { port: number }).port, servername: 'web.test', ca: ca.cert });
+      client.on('error', () => undefined);
+      t.teardown(() => {
+        client.destroy();
+        relay.close();
+      });
+    });
+  });
+  t.teardown(() => toGateway?.destroy());
+  const elapsed = await gatewayClosed;
+  t.true(elapsed >= 300 && elapsed < 10_000, `closed ${Math.round(elapsed)} ms after the ClientHello`);
 });
