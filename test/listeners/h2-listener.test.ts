@@ -50,10 +50,10 @@ async function listener(t: ExecutionContext, onRequest: Parameters<typeof create
   return created;
 }
 
-/** GET / for web.test on an HTTP/2 session: the response body. */
-function bodyOf(session: ClientHttp2Session): Promise<string> {
+/** GET `path` for web.test on an HTTP/2 session: the response body. */
+function bodyOf(session: ClientHttp2Session, path = '/'): Promise<string> {
   return new Promise<string>((resolve, reject) => {
-    const stream = session.request({ ':authority': 'web.test', ':path': '/' });
+    const stream = session.request({ ':authority': 'web.test', ':path': path });
     let text = '';
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => (text += chunk));
@@ -166,15 +166,7 @@ test('an HTTP/2 session without streams is closed after the idle timeout; an ope
   t.teardown(() => session.destroy());
   session.on('error', () => undefined);
   // A stream that stays open (and quiet) past the idle time keeps the session.
-  const slow = new Promise<string>((resolve, reject) => {
-    const stream = session.request({ ':authority': 'web.test', ':path': '/slow' });
-    let text = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => (text += chunk));
-    stream.on('end', () => resolve(text));
-    stream.on('error', reject);
-    stream.end();
-  });
+  const slow = bodyOf(session, '/slow');
   await new Promise((resolve) => setTimeout(resolve, 1000));
   t.false(session.closed || session.destroyed, 'a session with an open stream outlives the idle timeout');
   const closed = new Promise<number>((resolve) => {
