@@ -44,7 +44,8 @@ export interface RetryingOutcome extends ForwardOutcome {
 
 export async function forwardWithRetries(options: RetryingForwardOptions): Promise<RetryingOutcome> {
   const { req, res, cluster, retry, headers } = options;
-  const body = retry === undefined ? undefined : await replayableBody(req);
+  // Most requests have no body: they go on in this turn, without a promise to wait for.
+  const body = retry === undefined || !requestHasBody(req) ? undefined : await replayableBody(req);
   if (body === 'gone') {
     options.lease.release();
     return { status: 0, flag: 'DC', detail: upstreamFailures.downstreamDisconnect.detail, bytesReceived: 0, bytesSent: 0 };
@@ -160,12 +161,11 @@ function localFailure(res: ServerResponse, failure: UpstreamFailure, body: Buffe
 }
 
 /**
- * The request body, read whole when its declared length fits the replay limit; 'stream' when it
- * does not (or is chunked) and must be streamed once; undefined when there is none; 'gone' when
- * the client left while it was read.
+ * The body of a request that has one, read whole when its declared length fits the replay
+ * limit; 'stream' when it does not (or is chunked) and must be streamed once; 'gone' when the
+ * client left while it was read.
  */
-async function replayableBody(req: IncomingMessage): Promise<Buffer | 'stream' | 'gone' | undefined> {
-  if (!requestHasBody(req)) return undefined;
+async function replayableBody(req: IncomingMessage): Promise<Buffer | 'stream' | 'gone'> {
   const { headers } = req;
   // Chunked, or HTTP/2 without a declared length (gRPC): streamed once.
   if (headers['transfer-encoding'] !== undefined || headers['content-length'] === undefined) return 'stream';
