@@ -52,6 +52,9 @@ export function compileListeners(config: ValidatedConfig, context: RouteCompileC
     // domain -> the VirtualServices (in config order) whose routes serve it on this listener
     const hosts = new Map<string, { gateway: string; vs: Resource<VirtualServiceSpec> }[]>();
     for (const vs of config.virtualServices) {
+      // As istiod builds gateway routes from http[] only: a VirtualService without any (tls[] or
+      // tcp[] alone) must not add an empty virtual host that hides a wildcard one with 404s.
+      if ((vs.spec.http ?? []).length === 0) continue;
       const vsGateways = new Set((vs.spec.gateways ?? []).map((g) => resolveGatewayName(g, vs.metadata.namespace)));
       for (const bound of listener.servers) {
         if (!vsGateways.has(bound.gateway)) continue;

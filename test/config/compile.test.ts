@@ -416,3 +416,27 @@ spec:
   t.is(l.routes.route(view('x', '/healthz'))?.route.action.kind, 'direct');
   t.is(l.routes.route(view('x', '/elsewhere'))?.route.action.kind, 'redirect');
 });
+
+test('a VirtualService without http routes makes no virtual host: a wildcard one still serves its host', async (t) => {
+  const snapshot = await snapshotOf(t, `${gw('edge', 'default', '  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}')}apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: wildcard}
+spec:
+  hosts: ["*.example.com"]
+  gateways: [edge]
+  http:
+  - route: [{destination: {host: web.internal, port: {number: 80}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tcp-only}
+spec:
+  hosts: [a.example.com]
+  gateways: [edge]
+  tcp:
+  - route: [{destination: {host: db.internal, port: {number: 5432}}}]
+`);
+  const l = listener(snapshot, '0.0.0.0_80');
+  t.is(l.routes.findVirtualHost('a.example.com')?.name, '*.example.com:80');
+  t.is(clusterFor(l, view('a.example.com', '/')), 'outbound|80||web.internal');
+});
