@@ -61,6 +61,10 @@ ${appRouteYaml({ upstreamPort: w.upstreamPort, extraRoute: `
     - match: [{ uri: { prefix: /dead } }]
       route:
         - destination: { host: dead.internal, port: { number: ${w.deadPort} } }
+    - match: [{ uri: { prefix: /test.Faulted/ } }]
+      fault: { abort: { grpcStatus: UNAVAILABLE, percentage: { value: 100 } } }
+      route:
+        - destination: { host: grpc.internal, port: { number: ${w.grpcUpstreamPort} } }
     - match: [{ uri: { prefix: /test.Echo/ } }]
       route:
         - destination: { host: grpc.internal, port: { number: ${w.grpcUpstreamPort} } }` })}${loopbackServiceEntryYaml('grpc', w.grpcUpstreamPort, 'GRPC')}${loopbackServiceEntryYaml('dead', w.deadPort, 'HTTP2')}`;
@@ -140,10 +144,10 @@ curlTest('httpsRedirect: a plain server answers 301 to the https URL', async (t)
   t.is(stdout, '301 https://h2.test/a/b?c=1');
 });
 
-function unary(client: grpc.Client, text: string): Promise<{ error?: grpc.ServiceError; value?: string; trailers: grpc.Metadata }> {
+function unary(client: grpc.Client, text: string, method = '/test.Echo/Echo'): Promise<{ error?: grpc.ServiceError; value?: string; trailers: grpc.Metadata }> {
   return new Promise((resolve) => {
     let outcome: { error?: grpc.ServiceError; value?: string } = {};
-    const call = client.makeUnaryRequest('/test.Echo/Echo', (v: Buffer) => v, (v: Buffer) => v, Buffer.from(text), (error, value) => {
+    const call = client.makeUnaryRequest(method, (v: Buffer) => v, (v: Buffer) => v, Buffer.from(text), (error, value) => {
       outcome = error ? { error } : { value: value?.toString() };
     });
     call.on('status', (status) => setImmediate(() => resolve({ ...outcome, trailers: status.metadata })));
@@ -169,6 +173,16 @@ test('gRPC unary calls through a GRPC port and a TLS port: messages, status and 
     // A trailers-only answer: its status reaches the client as trailers after the headers.
     t.is(failed.error?.details, 'no such thing');
   }
+});
+
+test('a grpcStatus fault abort reaches a real gRPC client as that status, flagged FI', async (t) => {
+  const client = new grpc.Client(`127.0.0.1:${world.grpcPort}`, grpc.credentials.createInsecure());
+  t.teardown(() => client.close());
+  const aborted = await unary(client, 'hello', '/test.Faulted/Echo');
+  t.is(aborted.error?.code, grpc.status.UNAVAILABLE, aborted.error?.details);
+  t.is(aborted.error?.details, 'fault filter abort');
+  const line = await eventually(() => world.gateway.accessLog.find((entry) => entry.includes('/test.Faulted/Echo')));
+  t.regex(line, / 200 FI /);
 });
 
 curlTest('an HTTP/2 upstream that refuses the connection is 503 UF, as an HTTP/1.1 one', async (t) => {

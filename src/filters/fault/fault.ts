@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { HTTPFaultInjection } from '../../config/kinds/virtual-service.js';
 import { sendLocalReply, type ForwardOutcome } from '../../upstream/local-reply.js';
 import { upstreamFailures } from '../../upstream/error-map.js';
@@ -73,12 +74,18 @@ function abortOrPass(fault: FaultConfig, req: IncomingMessage, res: ServerRespon
 // only header block. A request that is not gRPC gets the plain 200 with Envoy's body.
 function sendAbort(abort: NonNullable<FaultConfig['abort']>, req: IncomingMessage, res: ServerResponse): ForwardOutcome {
   if (abort.grpcStatus !== undefined && isGrpc(req)) {
-    return sendLocalReply(res, 200, '', 'FI', {
+    const headers = {
       'content-type': 'application/grpc',
       'grpc-status': String(abort.grpcStatus),
       // gRPC percent-encodes only bytes outside printable ASCII: this message goes as it is.
       'grpc-message': faultAbortBody,
-    });
+    };
+    // On HTTP/2 the header block itself must end the stream: a gRPC client reads grpc-status
+    // from it only then (the compatibility API would send an empty DATA frame to end it).
+    const http2Stream = (res as { stream?: ServerHttp2Stream }).stream;
+    if (http2Stream === undefined) return sendLocalReply(res, 200, '', 'FI', headers);
+    http2Stream.respond({ ':status': 200, ...headers }, { endStream: true });
+    return { status: 200, flag: 'FI', bytesReceived: 0, bytesSent: 0 };
   }
   return sendLocalReply(res, abort.httpStatus, faultAbortBody, 'FI');
 }
