@@ -8,7 +8,7 @@ import type { ListenerConfig } from '../config/snapshot.js';
 import type { TlsServerConfig } from '../config/compile-tls.js';
 import { answerClientError, type HttpListener, type HttpListenerOptions } from './http-listener.js';
 import { admitTlsConnection } from './tls-connection.js';
-import { peekClientHello } from './sni-peek.js';
+import { peekClientHello, type PeekOutcome } from './sni-peek.js';
 import { downstreamTimeouts, type DownstreamTimeouts } from './downstream-timeouts.js';
 
 // A listener that speaks HTTP/2 beside HTTP/1.1: a TLS port (the ClientHello's SNI picks the
@@ -35,8 +35,11 @@ export type H2AcceptorOptions = Omit<H2ListenerOptions, 'bind' | 'port'>;
 export interface H2Acceptor {
   /** Serves new connections with this config's TLS settings (certificates, client verification). */
   update(config: ListenerConfig): void;
-  /** Takes a plain TCP connection accepted elsewhere, as if this listener had accepted it. */
-  accept(socket: Socket): void;
+  /**
+   * Takes a plain TCP connection accepted elsewhere, as if this listener had accepted it. `hello`:
+   * its ClientHello, already read from it (and not put back), so it is not read twice.
+   */
+  accept(socket: Socket, hello?: PeekOutcome): void;
   /** Stops serving: HTTP/2 sessions get GOAWAY, idle HTTP/1.1 connections close; after drainMs the rest is destroyed. */
   close(drainMs: number): Promise<void>;
 }
@@ -156,11 +159,15 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
     return server;
   }
 
-  const acceptTls = async (socket: Socket, current: NonNullable<typeof tls>) => {
+  const readHello = (socket: Socket): Promise<PeekOutcome> => {
     const peeking = peekClientHello(socket, { timeoutMs: timeouts.clientHelloMs });
     // A socket handed over paused (its first bytes read and put back) flows again for the peek.
     socket.resume();
-    const hello = await peeking;
+    return peeking;
+  };
+
+  const acceptTls = async (socket: Socket, current: NonNullable<typeof tls>, known: PeekOutcome | undefined) => {
+    const hello = known ?? (await readHello(socket));
     const { config } = current;
     const server = hello.kind !== 'tls' ? undefined : hello.serverName === undefined ? config.tls?.defaultServer : config.servers.find(hello.serverName);
     const tlsServer = server?.tls === undefined ? undefined : current.servers.get(server.tls.contextKey);
@@ -174,14 +181,16 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
     tlsServer.emit('connection', socket);
   };
 
-  const accept = (socket: Socket) => {
+  const accept = (socket: Socket, hello?: PeekOutcome) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     if (tls !== undefined) {
-      void acceptTls(socket, tls);
+      void acceptTls(socket, tls, hello);
       return;
     }
+    // A port that no longer terminates TLS: what was read goes back for the plaintext check.
+    if (hello !== undefined) socket.unshift(hello.bytes);
     // Plaintext: h2c when the first bytes are the HTTP/2 preface, HTTP/1.1 otherwise.
     socket.once('data', (first: Buffer) => {
       socket.pause();

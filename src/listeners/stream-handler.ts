@@ -5,7 +5,7 @@ import type { StreamListenerConfig } from '../config/snapshot.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { relayToCluster, type RelayOutcome } from '../upstream/tcp-relay.js';
 import type { AccessLog } from '../observability/access-log.js';
-import { peekClientHello } from './sni-peek.js';
+import { peekClientHello, type PeekOutcome } from './sni-peek.js';
 
 // The one handler of a stream listener: read the SNI when the port is a passthrough one, pick a
 // route against the current snapshot, relay the bytes to a cluster, and write one access log line
@@ -14,7 +14,8 @@ import { peekClientHello } from './sni-peek.js';
 // no filter chain (flag NR): unknown SNI, no SNI, not TLS, or a ClientHello that never completes.
 // Only what happens at connect time reads the config: a reload leaves open relays alone.
 // On a port that also has terminating servers, a connection whose SNI picks one of them goes to
-// `terminate` with its ClientHello unread; the HTTP side logs its requests, so no TCP line here.
+// `terminate` with the ClientHello already read (not read twice); the HTTP side logs its
+// requests, so no TCP line here.
 
 /** The listener's current config; a reload replaces `config` and the next connection sees it. */
 export interface StreamListenerRef {
@@ -30,7 +31,7 @@ export interface StreamHandlerDeps {
 const filterChainNotFound = 'filter_chain_not_found';
 
 /** `terminate`: takes a connection for the port's terminating servers (a mixed port's TLS side). */
-export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerDeps, terminate?: (socket: Socket) => void): (socket: Socket) => void {
+export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerDeps, terminate?: (socket: Socket, hello: PeekOutcome) => void): (socket: Socket) => void {
   const { clusters, accessLog, logger } = deps;
 
   return (socket) => {
@@ -66,23 +67,24 @@ export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerD
 
     const serve = async (): Promise<void> => {
       const config = ref.config;
+      let peeked: PeekOutcome | undefined;
       if (config.peekSni) {
-        const peeked = await peekClientHello(socket);
+        peeked = await peekClientHello(socket);
         if (peeked.kind === 'closed') {
           socket.destroy();
           return finish({ flag: 'DC', detail: 'downstream_remote_disconnect' });
         }
-        if (peeked.kind === 'tls') serverName = peeked.serverName;
         // Not TLS, or a hello that never completed: only a route without SNI (tcp[]) can take it.
-        socket.unshift(peeked.bytes);
+        if (peeked.kind === 'tls') serverName = peeked.serverName;
       }
       const route = ref.config.route({ serverName, localAddress: socket.localAddress ?? '', remoteAddress: socket.remoteAddress ?? '' });
-      if (route === 'terminate' && terminate !== undefined) {
-        // The TLS side reads the hello again; half-closes are HTTP's to handle, not a relay's.
+      if (route === 'terminate' && terminate !== undefined && peeked !== undefined) {
+        // Half-closes are HTTP's to handle, not a relay's.
         socket.allowHalfOpen = false;
         socket.off('error', destroyOnError);
-        return terminate(socket);
+        return terminate(socket, peeked);
       }
+      if (peeked !== undefined) socket.unshift(peeked.bytes);
       if (route === undefined || route === 'terminate') {
         socket.destroy();
         return finish({ flag: 'NR', detail: filterChainNotFound });
