@@ -25,6 +25,7 @@ export const configErrorCodes = {
   MG_ERR_CONFIG_PORT_PROTOCOL: 'two Gateway servers on one port disagree on its protocol',
   MG_ERR_CONFIG_WEIGHTS: 'route weights do not add up as Istio requires',
   MG_ERR_CONFIG_DESTINATION_PORT: 'a destination port is missing or not one the service defines',
+  MG_ERR_CONFIG_SINGLETON: 'a kind the gateway reads once (MeshConfig) is defined twice',
   MG_ERR_CONFIG_UNSUPPORTED: 'a valid Istio field meshgate does not act on yet',
   MG_ERR_TLS_FILE: 'a certificate, key, CA or CRL file a Gateway server names cannot be read',
   MG_ERR_TLS_PEM: 'a certificate, key, CA or CRL is not valid PEM',

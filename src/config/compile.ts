@@ -9,6 +9,7 @@ import { warnIgnoredPolicies } from './compile-policy-warnings.js';
 import { attachHealthChecks } from './compile-health-checks.js';
 import type { ClusterConfig } from '../upstream/cluster.js';
 import type { ServerCredentials } from './credentials.js';
+import { defaultMeshConfig } from './kinds/mesh-config.js';
 
 // compile: a pure function from validated resources to one frozen Snapshot. Every matcher,
 // weight table and cluster is built here once; the data plane only reads.
@@ -27,6 +28,7 @@ export function compileSnapshot(config: ValidatedConfig, generation: number, cre
     listeners: Object.freeze(listeners),
     streamListeners: Object.freeze(streamListeners),
     clusters,
+    mesh: config.meshConfigs[0]?.spec ?? defaultMeshConfig,
     warnings: Object.freeze(issues.issues.filter((i) => i.severity === 'warning')),
   });
   return { snapshot, issues: issues.issues };

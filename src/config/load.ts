@@ -48,8 +48,9 @@ const supportedKinds: Readonly<Record<string, readonly string[]>> = {
   DestinationRule: istioNetworkingVersions,
   ServiceEntry: istioNetworkingVersions,
   WorkloadEntry: istioNetworkingVersions,
-  // meshgate's own kind.
+  // meshgate's own kinds.
   HealthCheckPolicy: ['meshgate.dev/v1alpha1'],
+  MeshConfig: ['meshgate.dev/v1alpha1'],
 };
 
 const configExtensions = new Set(['.yaml', '.yml', '.json']);

@@ -1,3 +1,4 @@
+import type { MeshConfigSpec } from './kinds/mesh-config.js';
 import type { ConfigIssue } from './issue.js';
 import type { ClusterConfig } from '../upstream/cluster.js';
 import type { RouteTable } from '../routing/route-table.js';
@@ -23,6 +24,8 @@ export interface Snapshot {
   /** TLS passthrough and TCP listeners: raw byte streams relayed to a cluster. */
   readonly streamListeners: readonly StreamListenerConfig[];
   readonly clusters: ReadonlyMap<string, ClusterConfig>;
+  /** The gateway-wide settings (MeshConfig), Istio's defaults when none is given. */
+  readonly mesh: MeshConfigSpec;
   /** Warnings of the validation and compile that produced this snapshot. */
   readonly warnings: readonly ConfigIssue[];
 }

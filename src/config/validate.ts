@@ -8,6 +8,7 @@ import { ServiceEntrySpec } from './kinds/service-entry.js';
 import { VirtualServiceSpec, type Destination } from './kinds/virtual-service.js';
 import { WorkloadEntrySpec } from './kinds/workload-entry.js';
 import { HealthCheckPolicySpec } from './kinds/health-check-policy.js';
+import { MeshConfigSpec } from './kinds/mesh-config.js';
 import type { LoadedResource, ResourceMetadata } from './load.js';
 import type { SourcePosition } from './position.js';
 import { createServiceRegistry, type ServiceRegistry } from './service-registry.js';
@@ -36,6 +37,8 @@ export interface ValidatedConfig {
   readonly serviceEntries: readonly Resource<ServiceEntrySpec>[];
   readonly workloadEntries: readonly Resource<WorkloadEntrySpec>[];
   readonly healthCheckPolicies: readonly Resource<HealthCheckPolicySpec>[];
+  /** At most one. */
+  readonly meshConfigs: readonly Resource<MeshConfigSpec>[];
 }
 
 export interface ValidationResult {
@@ -50,7 +53,11 @@ const specSchemas: Readonly<Record<string, z.ZodType>> = {
   ServiceEntry: ServiceEntrySpec,
   WorkloadEntry: WorkloadEntrySpec,
   HealthCheckPolicy: HealthCheckPolicySpec,
+  MeshConfig: MeshConfigSpec,
 };
+
+/** Kinds the gateway reads once: a second definition is an error naming the first. */
+const singletonKinds = new Set(['MeshConfig']);
 
 type Report = (path: FieldPath, code: ConfigErrorCode, message: string, severity?: IssueSeverity) => void;
 
@@ -68,10 +75,14 @@ export function validateConfig(resources: readonly LoadedResource[]): Validation
     const entry = checkSchema(loaded, issues);
     const key = `${loaded.kind}/${loaded.metadata.namespace}/${loaded.metadata.name}`;
     const first = seen.get(key);
-    if (first === undefined) {
-      seen.set(key, loaded);
-    } else {
+    const firstOfKind = singletonKinds.has(loaded.kind) ? seen.get(loaded.kind) : undefined;
+    if (first !== undefined) {
       entry.report(['metadata', 'name'], 'MG_ERR_CONFIG_DUPLICATE_RESOURCE', `${loaded.kind} ${loaded.metadata.namespace}/${loaded.metadata.name} is already defined at ${first.file}:${first.line}`);
+    } else if (firstOfKind !== undefined) {
+      entry.report(['metadata', 'name'], 'MG_ERR_CONFIG_SINGLETON', `only one ${loaded.kind} is read; the first is ${firstOfKind.metadata.namespace}/${firstOfKind.metadata.name} at ${firstOfKind.file}:${firstOfKind.line}`);
+    } else {
+      seen.set(key, loaded);
+      if (singletonKinds.has(loaded.kind)) seen.set(loaded.kind, loaded);
     }
     if (entry.resource !== undefined) checked.push(entry as Checked);
   }
@@ -88,6 +99,7 @@ export function validateConfig(resources: readonly LoadedResource[]): Validation
     serviceEntries: keep<ServiceEntrySpec>('ServiceEntry'),
     workloadEntries: keep<WorkloadEntrySpec>('WorkloadEntry'),
     healthCheckPolicies: keep<HealthCheckPolicySpec>('HealthCheckPolicy'),
+    meshConfigs: keep<MeshConfigSpec>('MeshConfig'),
   });
   checkSubsetReferences(virtualServices, createServiceRegistry(config));
   const fileOrder = new Map(resources.map((resource, index) => [resource.file, index]));

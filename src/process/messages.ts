@@ -50,6 +50,7 @@ export function toWire(config: ValidatedConfig, credentials: ServerCredentials =
     serviceEntries: config.serviceEntries.map(strip),
     workloadEntries: config.workloadEntries.map(strip),
     healthCheckPolicies: config.healthCheckPolicies.map(strip),
+    meshConfigs: config.meshConfigs.map(strip),
     credentials,
   };
 }
@@ -67,5 +68,6 @@ export function fromWire(wire: WireConfig): ValidatedConfig {
     serviceEntries: wire.serviceEntries.map(restore),
     workloadEntries: wire.workloadEntries.map(restore),
     healthCheckPolicies: wire.healthCheckPolicies.map(restore),
+    meshConfigs: wire.meshConfigs.map(restore),
   };
 }
