@@ -1,4 +1,5 @@
 import test from 'ava';
+import { readFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { request } from 'undici';
 import { freePort } from '../helpers/free-port.js';
@@ -202,6 +203,17 @@ for (const workers of [1, 2]) {
   });
 }
 
+/** Sends `message` over a TCP connection through the gateway and resolves with what came back. */
+function tcpRoundTrip(port: number, message: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(message));
+    let got = '';
+    socket.on('data', (chunk: Buffer) => (got += chunk.toString()));
+    socket.once('close', () => resolve(got));
+    socket.once('error', reject);
+  });
+}
+
 test.serial('TCP relays are counted: connections opened and closed, bytes each way', async (t) => {
   const httpPort = await freePort();
   const tcpPort = await freePort();
@@ -210,16 +222,7 @@ test.serial('TCP relays are counted: connections opened and closed, bytes each w
   const gateway = await startGatewayProcess(['--config', dir, '--workers', '2']);
   t.teardown(() => gateway.stop());
 
-  for (const message of ['hello', 'a longer message']) {
-    const echoed = await new Promise<string>((resolve, reject) => {
-      const socket = connect(tcpPort, '127.0.0.1', () => socket.end(message));
-      let got = '';
-      socket.on('data', (chunk: Buffer) => (got += chunk.toString()));
-      socket.once('close', () => resolve(got));
-      socket.once('error', reject);
-    });
-    t.is(echoed, message);
-  }
+  for (const message of ['hello', 'a longer message']) t.is(await tcpRoundTrip(tcpPort, message), message);
   const url = `http://127.0.0.1:${gateway.adminPort}/stats/prometheus`;
   const { samples } = await scrapeUntil(url, (s) => total(s, 'istio_tcp_connections_closed_total') >= 2);
   const echoService = { destination_service: 'echo.internal', request_protocol: 'tcp' };
@@ -233,4 +236,53 @@ test.serial('TCP relays are counted: connections opened and closed, bytes each w
     istioLabels.filter((name) => name !== 'response_code' && name !== 'grpc_response_status'),
   );
   t.is(series.labels.response_flags, '-');
+});
+
+/** Every Prometheus query of the dashboard: panel targets and template variable queries. */
+function dashboardQueries(dashboard: unknown): string[] {
+  const queries: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (node === null || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node)) {
+      if ((key === 'expr' || key === 'definition') && typeof value === 'string') queries.push(value);
+      else walk(value);
+    }
+  };
+  walk(dashboard);
+  return queries;
+}
+
+test.serial('the Grafana dashboard queries only metrics the gateway exports', async (t) => {
+  const dashboard: unknown = JSON.parse(await readFile(new URL('../../deploy/grafana/meshgate-dashboard.json', import.meta.url), 'utf8'));
+  const queries = dashboardQueries(dashboard);
+  t.true(queries.length >= 15, `queries found: ${queries.length}`);
+
+  const httpPort = await freePort();
+  const tcpPort = await freePort();
+  const dir = await configDir('metrics-dashboard');
+  await writeConfig(dir, 'config.yaml', configYaml(httpPort, tcpPort));
+  const gateway = await startGatewayProcess(['--config', dir]);
+  t.teardown(() => gateway.stop());
+  t.is(await send(`http://127.0.0.1:${httpPort}`, '/item'), 200);
+  t.is(await tcpRoundTrip(tcpPort, 'ping'), 'ping');
+
+  const response = await request(`http://127.0.0.1:${gateway.adminPort}/stats/prometheus`);
+  const text = await response.body.text();
+  // What a scrape declares (a labelled gauge with no value yet still has its TYPE line), with a histogram's series names.
+  const exported = new Set<string>();
+  for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    exported.add(name!);
+    if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${name!}${suffix}`);
+  }
+  for (const query of queries) {
+    const names = [...query.matchAll(/\b(?:istio|meshgate)_[a-z0-9_]+/g)].map((m) => m[0]);
+    t.true(names.length > 0, `a query that names no meshgate metric: ${query}`);
+    for (const name of names) t.true(exported.has(name), `${name} (in "${query}") is not a metric meshgate exports`);
+  }
+  // The dashboard's panels cover the request rate, latency and TCP bytes Istio's own dashboards show.
+  const all = queries.join('\n');
+  for (const name of ['istio_requests_total', 'istio_request_duration_milliseconds_bucket', 'istio_tcp_sent_bytes_total', 'istio_tcp_received_bytes_total', 'meshgate_cluster_endpoints']) {
+    t.true(all.includes(name), name);
+  }
 });
