@@ -76,7 +76,7 @@ function wantedListeners(snapshot: Snapshot): WantedListener[] {
 
 interface OpenListener {
   readonly kind: WantedListener['kind'];
-  readonly listener: { address(): { address: string; port: number }; close(drainMs: number): Promise<void> };
+  readonly listener: { address(): { address: string; port: number }; connections(): number; close(drainMs: number): Promise<void> };
   /** Points the listener's handlers at a reloaded config (always of the same kind: a kind change reopens). */
   apply(wanted: WantedListener): void;
 }
@@ -155,6 +155,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
           kind: 'mixed',
           listener: {
             address: relay.address,
+            connections: relay.connections,
             // Handed-over connections are the relay listener's sockets too: it waits for them.
             close: async (drainMs) => {
               await Promise.all([tls.close(drainMs), relay.close(drainMs)]);
@@ -205,7 +206,17 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       return reconcile(wantedListeners(snapshot), onBindFailure);
     },
     listeners: () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() })),
-    metrics: () => [...metrics.toJson(), ...workerMetricsJson(clusters, pools)],
+    metrics: () => [
+      ...metrics.toJson(),
+      ...workerMetricsJson(clusters, pools),
+      {
+        name: 'meshgate_downstream_connections_active',
+        help: 'Client connections open now, by listener (Envoy: downstream_cx_active).',
+        type: 'gauge',
+        aggregator: 'sum',
+        values: [...open].map(([listener, entry]) => ({ value: entry.listener.connections(), labels: { listener } })),
+      },
+    ],
     async stop() {
       await Promise.all([...[...open.keys()].map(closeListener), ...draining]);
       clusters.close();

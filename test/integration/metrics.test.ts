@@ -222,14 +222,30 @@ test.serial('TCP relays are counted: connections opened and closed, bytes each w
   const gateway = await startGatewayProcess(['--config', dir, '--workers', '2']);
   t.teardown(() => gateway.stop());
 
-  for (const message of ['hello', 'a longer message']) t.is(await tcpRoundTrip(tcpPort, message), message);
   const url = `http://127.0.0.1:${gateway.adminPort}/stats/prometheus`;
-  const { samples } = await scrapeUntil(url, (s) => total(s, 'istio_tcp_connections_closed_total') >= 2);
   const echoService = { destination_service: 'echo.internal', request_protocol: 'tcp' };
-  t.is(total(samples, 'istio_tcp_connections_opened_total', echoService), 2);
-  t.is(total(samples, 'istio_tcp_connections_closed_total', echoService), 2);
-  t.is(total(samples, 'istio_tcp_received_bytes_total', echoService), 'hello'.length + 'a longer message'.length);
-  t.is(total(samples, 'istio_tcp_sent_bytes_total', echoService), 'hello'.length + 'a longer message'.length);
+
+  // A relay still open: counted opened, not closed, and its client connection is active.
+  const held = connect(tcpPort, '127.0.0.1');
+  held.write('held');
+  await new Promise((resolve) => held.once('data', resolve));
+  const open = await scrapeUntil(url, (s) => total(s, 'istio_tcp_connections_opened_total', echoService) >= 1);
+  t.is(total(open.samples, 'istio_tcp_connections_opened_total', echoService), 1);
+  t.is(total(open.samples, 'istio_tcp_connections_closed_total', echoService), 0);
+  t.is(total(open.samples, 'meshgate_downstream_connections_active', { listener: `0.0.0.0_${tcpPort}` }), 1);
+  await new Promise((resolve) => {
+    held.once('close', resolve);
+    held.end();
+  });
+
+  for (const message of ['hello', 'a longer message']) t.is(await tcpRoundTrip(tcpPort, message), message);
+  const { samples } = await scrapeUntil(url, (s) => total(s, 'istio_tcp_connections_closed_total') >= 3);
+  t.is(total(samples, 'istio_tcp_connections_opened_total', echoService), 3);
+  t.is(total(samples, 'istio_tcp_connections_closed_total', echoService), 3);
+  const bytes = 'held'.length + 'hello'.length + 'a longer message'.length;
+  t.is(total(samples, 'istio_tcp_received_bytes_total', echoService), bytes);
+  t.is(total(samples, 'istio_tcp_sent_bytes_total', echoService), bytes);
+  t.is(total(samples, 'meshgate_downstream_connections_active', { listener: `0.0.0.0_${tcpPort}` }), 0);
   const series = select(samples, 'istio_tcp_connections_opened_total', echoService)[0]!;
   t.deepEqual(
     Object.keys(series.labels),

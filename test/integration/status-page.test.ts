@@ -57,12 +57,10 @@ chromiumTest('the status page shows routes, upstream health and a live request-r
   t.deepEqual(healthCells.slice(1, 4), ['1', '0', '0'], 'one healthy endpoint, none ejected or unhealthy');
 
   // A rate line with at least two points, and a rate above zero.
+  // Evaluated in the page (a string: the test's TypeScript has no DOM types).
   await page.waitForFunction(
-    () => {
-      const points = document.querySelector('#rate-chart polyline.rate')?.getAttribute('points')?.trim().split(' ') ?? [];
-      const now = Number(/now ([\d.]+)/.exec(document.getElementById('rate-now')?.textContent ?? '')?.[1] ?? '0');
-      return points.length >= 2 && now > 0;
-    },
+    `(document.querySelector('#rate-chart polyline.rate')?.getAttribute('points') ?? '').trim().split(' ').length >= 2 &&
+     Number((/now ([\\d.]+)/.exec(document.getElementById('rate-now')?.textContent ?? '') ?? [])[1] ?? 0) > 0`,
     undefined,
     { timeout: 20_000 },
   );
