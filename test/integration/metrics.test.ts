@@ -1,5 +1,7 @@
 import test from 'ava';
-import { readFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { request } from 'undici';
 import { freePort } from '../helpers/free-port.js';
@@ -7,6 +9,8 @@ import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-pro
 import { configDir, gatewayWithServersYaml, loopbackServiceEntryYaml, writeConfig } from '../helpers/config-files.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { scrape, select, total, type Sample } from '../helpers/prometheus-text.js';
+import { issueCert, makeCa, writeCredential } from '../helpers/certs.js';
+import { requireTool } from '../helpers/require-tool.js';
 
 // Known traffic through the built gateway, then a scrape of /stats/prometheus as Prometheus
 // does it: Istio's metric and label names, counts that match the requests exactly (with one
@@ -301,4 +305,54 @@ test.serial('the Grafana dashboard queries only metrics the gateway exports', as
   for (const name of ['istio_requests_total', 'istio_request_duration_milliseconds_bucket', 'istio_tcp_sent_bytes_total', 'istio_tcp_received_bytes_total', 'meshgate_cluster_endpoints']) {
     t.true(all.includes(name), name);
   }
+});
+
+const opensslTest = requireTool('openssl') ? test.serial : test.serial.skip;
+
+opensslTest('reloads are counted by result, with the generation served and the certificates\' expiry', async (t) => {
+  const port = await freePort();
+  const dir = await configDir('metrics-reload');
+  const certs = path.join(dir, 'certs');
+  const ca = await makeCa(dir, 'metrics-ca');
+  const served = await issueCert(dir, ca, 'web', { sans: ['web.test'], days: 10 });
+  await writeCredential(certs, 'web', served);
+  await mkdir(path.join(dir, 'config'));
+  const config = (hosts: string) => `${gatewayWithServersYaml(`    - port: { number: ${port}, name: https, protocol: HTTPS }
+      hosts: [${hosts}]
+      tls: { mode: SIMPLE, credentialName: web }
+`)}`;
+  await writeConfig(path.join(dir, 'config'), 'gateway.yaml', config('web.test'));
+  const gateway = await startGatewayProcess(['--config', path.join(dir, 'config'), '--certs', certs]);
+  t.teardown(() => gateway.stop());
+  const url = `http://127.0.0.1:${gateway.adminPort}/stats/prometheus`;
+
+  const first = (await scrape(url)).samples;
+  const expiry = select(first, 'meshgate_certificate_expiry_timestamp_seconds');
+  t.is(expiry.length, 1);
+  t.like(expiry[0]!.labels, { server: 'default/edge#0', subject: 'CN=web, O=meshgate tests' });
+  t.is(expiry[0]!.value, Math.floor(Date.parse(new X509Certificate(served.cert).validTo) / 1000));
+  t.is(total(first, 'meshgate_config_generation'), 1);
+  t.is(total(first, 'meshgate_config_reloads_total', { result: 'ok' }), 0);
+
+  await writeConfig(path.join(dir, 'config'), 'gateway.yaml', config('web.test').replace('protocol: HTTPS', 'protocol: HTTPS, bogus: 1'));
+  await gateway.waitForLog((l) => l.msg === 'config reload refused; the last good config keeps serving');
+  const refused = (await scrape(url)).samples;
+  t.is(total(refused, 'meshgate_config_reloads_total', { result: 'refused' }), 1);
+  t.is(total(refused, 'meshgate_config_generation'), 1);
+
+  await writeConfig(path.join(dir, 'config'), 'gateway.yaml', config('web.test, www.web.test'));
+  await gateway.waitForLog((l) => l.msg === 'config reloaded' && l.generation === 2);
+  const applied = (await scrape(url)).samples;
+  t.is(total(applied, 'meshgate_config_reloads_total', { result: 'ok' }), 1);
+  t.is(total(applied, 'meshgate_config_reloads_total', { result: 'refused' }), 1);
+  t.is(total(applied, 'meshgate_config_generation'), 2);
+  t.is(total(applied, 'meshgate_worker_restarts_total'), 0);
+
+  // A worker that dies is replaced and counted.
+  const workers = (await (await request(`http://127.0.0.1:${gateway.adminPort}/workers`)).body.json()) as { pids: number[] };
+  process.kill(workers.pids[0]!, 'SIGKILL');
+  await gateway.waitForLog((l) => l.msg === 'worker exited; starting another');
+  const restarted = (await scrapeUntil(url, (s) => total(s, 'meshgate_workers') === 1)).samples;
+  t.is(total(restarted, 'meshgate_worker_restarts_total'), 1);
+  t.is(total(restarted, 'meshgate_workers'), 1);
 });
