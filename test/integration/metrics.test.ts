@@ -16,6 +16,8 @@ import { requireTool } from '../helpers/require-tool.js';
 // does it: Istio's metric and label names, counts that match the requests exactly (with one
 // worker and with two, whose numbers the primary adds up), and the TCP relay metrics.
 
+// Istio's label names in the order its stats plugin emits them, written out here on purpose:
+// the test checks the source's list against Istio's, not against itself.
 const istioLabels = [
   'reporter',
   'source_workload',
