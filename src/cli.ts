@@ -28,7 +28,8 @@ Options for run and demo:
   --certs DIR            certificates: DIR/NAME/tls.crt, tls.key, ca.crt for credentialName NAME
                          (default: certs/ beside the first config path, else ./certs)
   --workers N|auto       worker processes serving traffic (default: auto, one per available core)
-  --admin-port N         admin port: /healthz/ready, /config_dump, /listeners, /reload (default: 15000)
+  --admin-port N         admin port: the status page (/), /healthz/ready, /config_dump, /listeners,
+                         /reload, /stats/prometheus (default: 15000)
   --admin-bind ADDR      admin address (default: 127.0.0.1)
   --no-admin             no admin port
   --prometheus-port N    Prometheus metrics at /stats/prometheus, on the admin address (default: 15090)
