@@ -5,7 +5,7 @@ import type { StreamListenerConfig } from '../config/snapshot.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { relayToCluster, type RelayOutcome } from '../upstream/tcp-relay.js';
 import type { AccessLog } from '../observability/access-log.js';
-import type { IstioMetrics } from '../observability/istio-metrics.js';
+import type { IstioMetrics, TcpConnection } from '../observability/istio-metrics.js';
 import { peekClientHello, type PeekOutcome } from './sni-peek.js';
 
 // The one handler of a stream listener: read the SNI when the port is a passthrough one, pick a
@@ -43,13 +43,12 @@ export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerD
     const downstreamRemoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     let serverName: string | undefined;
     let cluster: string | undefined;
-    let opened = false;
+    let counted: TcpConnection | undefined;
     const destroyOnError = () => socket.destroy();
 
     const finish = (outcome: RelayOutcome & { detail?: string }) => {
       // A connection closed before it was routed (NR, DC) is counted opened now.
-      if (!opened) metrics.tcpOpened(cluster);
-      metrics.tcpClosed(cluster, outcome.flag ?? '-', socket.bytesRead, socket.bytesWritten);
+      metrics.tcpClosed(counted ?? metrics.tcpOpened(cluster, socket), cluster, outcome.flag ?? '-');
       accessLog.log({
         startTime,
         method: '',
@@ -96,9 +95,8 @@ export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerD
         return finish({ flag: 'NR', detail: filterChainNotFound });
       }
       cluster = route.pickCluster();
-      // Istio counts a relay opened when it starts and its bytes when it closes.
-      metrics.tcpOpened(cluster);
-      opened = true;
+      // Istio counts a relay opened when it starts, and its bytes as they go.
+      counted = metrics.tcpOpened(cluster, socket);
       const managed = clusters.get(cluster);
       if (managed === undefined) {
         socket.destroy();

@@ -5,7 +5,8 @@ import type { MetricJson, MetricLabels, MetricValueJson } from './metric-json.js
 // Istio's stats plugin emits and `unknown` where meshgate has no value, as Istio prints it. The
 // request path does one or two Map lookups: each (cluster, status, flags, protocol) series is
 // built once, its label set with it, and counted in plain numbers; prom-client's JSON is built
-// only when the primary asks for it (see metric-json.ts).
+// only when the primary asks for it (see metric-json.ts). A TCP connection's bytes are added at
+// each scrape while it is open (Istio adds them every 15 s) and the rest when it closes.
 
 /** Envoy's default histogram buckets, which Istio keeps for its standard histograms. */
 export const istioBuckets: readonly number[] = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -72,12 +73,26 @@ interface HttpSeries {
   readonly responseBytes: HistogramSeries;
 }
 
-interface TcpSeries {
+export interface TcpSeries {
   readonly labels: MetricLabels;
   opened: number;
   closed: number;
   sent: number;
   received: number;
+}
+
+/** A connection's byte counters (a net.Socket's). */
+export interface ByteCounts {
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+}
+
+/** An open TCP connection: what of its bytes is counted already. */
+export interface TcpConnection {
+  readonly series: TcpSeries;
+  readonly socket: ByteCounts;
+  received: number;
+  sent: number;
 }
 
 /** The series of one destination (one cluster, or none: no route, direct responses, redirects). */
@@ -96,9 +111,10 @@ export interface IstioMetrics {
    * response, redirect). `flags`: Envoy's %RESPONSE_FLAGS% ("-" for none).
    */
   request(cluster: string | undefined, grpc: boolean, status: number, flags: string, durationMs: number, requestBytes: number, responseBytes: number): void;
-  /** A TCP connection routed to `cluster` (undefined when none took it). */
-  tcpOpened(cluster: string | undefined): void;
-  tcpClosed(cluster: string | undefined, flags: string, received: number, sent: number): void;
+  /** A TCP connection routed to `cluster` (undefined when none took it); its bytes are counted from now on. */
+  tcpOpened(cluster: string | undefined, socket: ByteCounts): TcpConnection;
+  /** The connection closed: its flags, and the bytes not counted yet. */
+  tcpClosed(connection: TcpConnection, cluster: string | undefined, flags: string): void;
   toJson(): MetricJson[];
 }
 
@@ -115,6 +131,14 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
     source_cluster: unknown,
   };
   const destinations = new Map<string, DestinationSeries>();
+  const openConnections = new Set<TcpConnection>();
+  const countBytes = (connection: TcpConnection, series: TcpSeries) => {
+    const { bytesRead, bytesWritten } = connection.socket;
+    series.received += bytesRead - connection.received;
+    series.sent += bytesWritten - connection.sent;
+    connection.received = bytesRead;
+    connection.sent = bytesWritten;
+  };
 
   const destinationOf = (cluster: string | undefined): DestinationSeries => {
     const key = cluster ?? '';
@@ -175,16 +199,21 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
       series.requestBytes.observe(requestBytes);
       series.responseBytes.observe(responseBytes);
     },
-    tcpOpened(cluster) {
-      tcpSeriesOf(cluster, '-').opened++;
+    tcpOpened(cluster, socket) {
+      const series = tcpSeriesOf(cluster, '-');
+      series.opened++;
+      const connection = { series, socket, received: 0, sent: 0 };
+      openConnections.add(connection);
+      return connection;
     },
-    tcpClosed(cluster, flags, received, sent) {
+    tcpClosed(connection, cluster, flags) {
+      openConnections.delete(connection);
       const series = tcpSeriesOf(cluster, flags);
       series.closed++;
-      series.received += received;
-      series.sent += sent;
+      countBytes(connection, series);
     },
     toJson() {
+      for (const connection of openConnections) countBytes(connection, connection.series);
       const requests: MetricValueJson[] = [];
       const duration: MetricValueJson[] = [];
       const requestBytes: MetricValueJson[] = [];
@@ -212,8 +241,8 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
         metric('istio_response_bytes', 'Response body sizes in bytes (Istio standard metric).', 'histogram', responseBytes),
         metric('istio_tcp_connections_opened_total', 'TCP connections opened (Istio standard metric).', 'counter', tcp.opened),
         metric('istio_tcp_connections_closed_total', 'TCP connections closed (Istio standard metric).', 'counter', tcp.closed),
-        metric('istio_tcp_sent_bytes_total', 'Bytes sent to the client on TCP connections, counted when a connection closes (Istio standard metric).', 'counter', tcp.sent),
-        metric('istio_tcp_received_bytes_total', 'Bytes received from the client on TCP connections, counted when a connection closes (Istio standard metric).', 'counter', tcp.received),
+        metric('istio_tcp_sent_bytes_total', 'Bytes sent to the client on TCP connections (Istio standard metric).', 'counter', tcp.sent),
+        metric('istio_tcp_received_bytes_total', 'Bytes received from the client on TCP connections (Istio standard metric).', 'counter', tcp.received),
       ].filter((m) => m.values.length > 0);
     },
   };

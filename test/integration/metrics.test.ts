@@ -231,13 +231,15 @@ test.serial('TCP relays are counted: connections opened and closed, bytes each w
   const url = `http://127.0.0.1:${gateway.adminPort}/stats/prometheus`;
   const echoService = { destination_service: 'echo.internal', request_protocol: 'tcp' };
 
-  // A relay still open: counted opened, not closed, and its client connection is active.
+  // A relay still open: counted opened, not closed, its bytes so far counted, and its client connection active.
   const held = connect(tcpPort, '127.0.0.1');
   held.write('held');
   await new Promise((resolve) => held.once('data', resolve));
   const open = await scrapeUntil(url, (s) => total(s, 'istio_tcp_connections_opened_total', echoService) >= 1);
   t.is(total(open.samples, 'istio_tcp_connections_opened_total', echoService), 1);
   t.is(total(open.samples, 'istio_tcp_connections_closed_total', echoService), 0);
+  t.is(total(open.samples, 'istio_tcp_received_bytes_total', echoService), 'held'.length, 'the bytes of an open relay count at each scrape');
+  t.is(total(open.samples, 'istio_tcp_sent_bytes_total', echoService), 'held'.length);
   t.is(total(open.samples, 'meshgate_downstream_connections_active', { listener: `0.0.0.0_${tcpPort}` }), 1);
   await new Promise((resolve) => {
     held.once('close', resolve);

@@ -66,15 +66,28 @@ test('histogram buckets are cumulative, a value on a bound counts in it, and +In
   t.is(values.find((v) => v.metricName === 'istio_request_duration_milliseconds_sum')?.value, 0.5 + 0.7 + 5 + 4000 + 5_000_000);
 });
 
-test('TCP: opened when routed, closed with its flags and bytes; metrics without series are left out', (t) => {
+test('TCP: opened when routed; bytes counted at each scrape while open and the rest at close, never twice; flags at close', (t) => {
   const metrics = createIstioMetrics(source, describe);
   t.deepEqual(metrics.toJson(), []);
-  metrics.tcpOpened('outbound|80||api.example.com');
-  metrics.tcpClosed('outbound|80||api.example.com', '-', 10, 20);
-  metrics.tcpClosed(undefined, 'NR', 3, 0);
+  const api = 'outbound|80||api.example.com';
+  const socket = { bytesRead: 10, bytesWritten: 20 };
+  const connection = metrics.tcpOpened(api, socket);
+  const open = metrics.toJson();
+  t.deepEqual(open.map((m) => m.name), ['istio_tcp_connections_opened_total', 'istio_tcp_connections_closed_total', 'istio_tcp_sent_bytes_total', 'istio_tcp_received_bytes_total']);
+  t.deepEqual(metric(open, 'istio_tcp_received_bytes_total').values.map((v) => v.value), [10]);
+  t.deepEqual(metric(open, 'istio_tcp_connections_closed_total').values.map((v) => v.value), [0]);
+
+  socket.bytesRead = 15;
+  socket.bytesWritten = 30;
+  metrics.tcpClosed(connection, api, '-');
+  const refused = { bytesRead: 3, bytesWritten: 0 };
+  metrics.tcpClosed(metrics.tcpOpened(undefined, refused), undefined, 'NR');
   const all = metrics.toJson();
-  t.deepEqual(all.map((m) => m.name), ['istio_tcp_connections_opened_total', 'istio_tcp_connections_closed_total', 'istio_tcp_sent_bytes_total', 'istio_tcp_received_bytes_total']);
-  t.deepEqual(metric(all, 'istio_tcp_sent_bytes_total').values.map((v) => [v.labels.destination_service, v.labels.response_flags, v.value]), [['api.example.com', '-', 20], ['unknown', 'NR', 0]]);
+  const byFlags = (name: string) => metric(all, name).values.map((v) => [v.labels.destination_service, v.labels.response_flags, v.value]);
+  t.deepEqual(byFlags('istio_tcp_received_bytes_total'), [['api.example.com', '-', 15], ['unknown', '-', 0], ['unknown', 'NR', 3]]);
+  t.deepEqual(byFlags('istio_tcp_sent_bytes_total'), [['api.example.com', '-', 30], ['unknown', '-', 0], ['unknown', 'NR', 0]]);
+  t.deepEqual(byFlags('istio_tcp_connections_opened_total'), [['api.example.com', '-', 1], ['unknown', '-', 1], ['unknown', 'NR', 0]]);
+  t.deepEqual(byFlags('istio_tcp_connections_closed_total'), [['api.example.com', '-', 1], ['unknown', '-', 0], ['unknown', 'NR', 1]]);
   t.false('response_code' in metric(all, 'istio_tcp_connections_closed_total').values[0]!.labels);
 });
 
