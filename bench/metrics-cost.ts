@@ -19,7 +19,7 @@ const ours: number[] = [];
 const theirs: number[] = [];
 for (let round = 0; round < rounds; round++) {
   const metrics = createIstioMetrics({ name: 'meshgate', namespace: 'default' }, () => ({ host: 'app.default.svc.cluster.local', version: 'v1' }));
-  ours.push(perRequestNs(requests, (i) => metrics.request('outbound|80|v1|app.default.svc.cluster.local', false, 200, responseFlagsLabel(undefined), 1.3 + (i & 7), 0, 20)));
+  ours.push(perRequestNs(requests, (i) => metrics.request('outbound|80|v1|app.default.svc.cluster.local', undefined, 200, responseFlagsLabel(undefined), 1.3 + (i & 7), 0, 20)));
 
   const registry = new Registry();
   const labelNames = [...istioHttpLabelNames];

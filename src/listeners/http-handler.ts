@@ -81,9 +81,9 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const durationMs = performance.now() - exchange.started;
     const { req } = exchange;
     // Istio labels a request gRPC by its content type; a direct answer has no cluster (destination "unknown").
-    const grpc = req.headers['content-type']?.startsWith('application/grpc') === true;
+    const grpcStatus = req.headers['content-type']?.startsWith('application/grpc') === true ? (outcome.grpcStatus ?? '') : undefined;
     const flags = responseFlagsLabel(outcome.flag, outcome.extraFlag, exchange.faultDelayed === true);
-    metrics.request(exchange.cluster, grpc, outcome.status, flags, durationMs, outcome.bytesReceived, outcome.bytesSent);
+    metrics.request(exchange.cluster, grpcStatus, outcome.status, flags, durationMs, outcome.bytesReceived, outcome.bytesSent);
     accessLog.log(accessLogEntry(exchange, outcome, durationMs));
   };
 
@@ -132,7 +132,11 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       // Only a delay waits: every other request goes on in the same turn.
       const fault = step instanceof Promise ? await step : step;
       exchange.faultDelayed = fault.delayed;
-      if (fault.outcome !== undefined) return finish(exchange, fault.outcome);
+      if (fault.outcome !== undefined) {
+        // Envoy resolves the route's cluster before its fault filter runs: an abort is the destination's.
+        exchange.cluster = route.action.pickDestination().cluster;
+        return finish(exchange, fault.outcome);
+      }
     }
 
     const preflight = route.cors?.preflight(req);

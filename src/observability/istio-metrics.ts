@@ -108,9 +108,10 @@ interface DestinationSeries {
 export interface IstioMetrics {
   /**
    * One HTTP request, answered or not. `cluster` undefined: no upstream (404 NR, direct
-   * response, redirect). `flags`: Envoy's %RESPONSE_FLAGS% ("-" for none).
+   * response, redirect). `grpcStatus`: undefined for a request that is not gRPC, '' for one
+   * that got no grpc-status. `flags`: Envoy's %RESPONSE_FLAGS% ("-" for none).
    */
-  request(cluster: string | undefined, grpc: boolean, status: number, flags: string, durationMs: number, requestBytes: number, responseBytes: number): void;
+  request(cluster: string | undefined, grpcStatus: string | undefined, status: number, flags: string, durationMs: number, requestBytes: number, responseBytes: number): void;
   /** A TCP connection routed to `cluster` (undefined when none took it); its bytes are counted from now on. */
   tcpOpened(cluster: string | undefined, socket: ByteCounts): TcpConnection;
   /** The connection closed: its flags, and the bytes not counted yet. */
@@ -150,13 +151,12 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
     return found;
   };
 
-  const newHttpSeries = (destination: DestinationSeries, grpc: boolean, status: number, flags: string): HttpSeries => ({
+  const newHttpSeries = (destination: DestinationSeries, grpcStatus: string | undefined, status: number, flags: string): HttpSeries => ({
     labels: {
       ...destination.labels,
-      request_protocol: grpc ? 'grpc' : 'http',
+      request_protocol: grpcStatus === undefined ? 'http' : 'grpc',
       response_code: String(status),
-      // The gRPC status is in the trailers, which meshgate does not read yet.
-      grpc_response_status: grpc ? unknown : '',
+      grpc_response_status: grpcStatus ?? '',
       response_flags: flags,
       // What the reporting side knows: a source (client-side) reporter never knows the server's policy.
       connection_security_policy: unknown,
@@ -184,13 +184,13 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
   };
 
   return {
-    request(cluster, grpc, status, flags, durationMs, requestBytes, responseBytes) {
+    request(cluster, grpcStatus, status, flags, durationMs, requestBytes, responseBytes) {
       const destination = destinationOf(cluster);
-      const plain = !grpc && flags === '-';
-      const key = plain ? status : `${status} ${flags} ${grpc ? 'grpc' : 'http'}`;
+      const plain = grpcStatus === undefined && flags === '-';
+      const key = plain ? status : `${status} ${flags} ${grpcStatus ?? 'http'}`;
       let series = plain ? destination.plain.get(status) : destination.other.get(key as string);
       if (series === undefined) {
-        series = newHttpSeries(destination, grpc, status, flags);
+        series = newHttpSeries(destination, grpcStatus, status, flags);
         if (plain) destination.plain.set(status, series);
         else destination.other.set(key as string, series);
       }

@@ -29,6 +29,16 @@ export async function scrape(url: string): Promise<{ contentType: string; sample
   return { contentType: String(response.headers['content-type']), samples: parsePrometheusText(text) };
 }
 
+/** Scrapes until `ready` holds (or 10 s pass): a request is counted when its access log line is written, just after its response. */
+export async function scrapeUntil(url: string, ready: (samples: Sample[]) => boolean): Promise<{ contentType: string; samples: Sample[] }> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const result = await scrape(url);
+    if (ready(result.samples) || Date.now() > deadline) return result;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** The samples named `name` whose labels include `labels`. */
 export function select(samples: readonly Sample[], name: string, labels: Readonly<Record<string, string>> = {}): Sample[] {
   return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));

@@ -8,7 +8,7 @@ import { freePort } from '../helpers/free-port.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { configDir, gatewayWithServersYaml, loopbackServiceEntryYaml, writeConfig } from '../helpers/config-files.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { scrape, select, total, type Sample } from '../helpers/prometheus-text.js';
+import { scrape, scrapeUntil, select, total } from '../helpers/prometheus-text.js';
 import { issueCert, makeCa, writeCredential } from '../helpers/certs.js';
 import { requireTool } from '../helpers/require-tool.js';
 
@@ -118,16 +118,6 @@ async function send(base: string, path: string, options: { method?: 'GET' | 'POS
   });
   await response.body.dump();
   return response.statusCode;
-}
-
-/** Scrapes until `ready` holds: a request is counted when its access log line is written, just after its response. */
-async function scrapeUntil(url: string, ready: (samples: Sample[]) => boolean): Promise<{ contentType: string; samples: Sample[] }> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const result = await scrape(url);
-    if (ready(result.samples) || Date.now() > deadline) return result;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 for (const workers of [1, 2]) {

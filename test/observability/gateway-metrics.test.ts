@@ -28,9 +28,9 @@ function endpoints(healthy: number, ejected: number): MetricJson {
 test('two workers are summed into one set of numbers; max gauges take the largest', async (t) => {
   const one = createIstioMetrics(source, describe);
   const two = createIstioMetrics(source, describe);
-  for (let i = 0; i < 3; i++) one.request(cluster, false, 200, '-', 2, 10, 100);
-  for (let i = 0; i < 4; i++) two.request(cluster, false, 200, '-', 700, 10, 100);
-  two.request(undefined, false, 404, 'NR', 0.2, 0, 0);
+  for (let i = 0; i < 3; i++) one.request(cluster, undefined, 200, '-', 2, 10, 100);
+  for (let i = 0; i < 4; i++) two.request(cluster, undefined, 200, '-', 700, 10, 100);
+  two.request(undefined, undefined, 404, 'NR', 0.2, 0, 0);
   const metrics = createGatewayMetrics({
     workers: () => ({ workers: 2, restarts: 1, pids: [1, 2] }),
     collect: async () => [

@@ -20,28 +20,30 @@ function metric(all: MetricJson[], name: string): MetricJson {
 test('requests with the same labels share one series; other codes, flags or protocols get their own', (t) => {
   const metrics = createIstioMetrics(source, describe);
   const reviews = 'outbound|9080|v2|reviews.default.svc.cluster.local';
-  metrics.request(reviews, false, 200, '-', 3, 0, 10);
-  metrics.request(reviews, false, 200, '-', 4, 0, 10);
-  metrics.request(reviews, false, 503, 'UF,URX', 1, 0, 0);
-  metrics.request(reviews, true, 200, '-', 2, 5, 5);
-  metrics.request(undefined, false, 404, 'NR', 0.1, 0, 0);
+  metrics.request(reviews, undefined, 200, '-', 3, 0, 10);
+  metrics.request(reviews, undefined, 200, '-', 4, 0, 10);
+  metrics.request(reviews, undefined, 503, 'UF,URX', 1, 0, 0);
+  metrics.request(reviews, '0', 200, '-', 2, 5, 5);
+  metrics.request(reviews, '5', 200, '-', 2, 5, 5);
+  metrics.request(undefined, undefined, 404, 'NR', 0.1, 0, 0);
   const requests = metric(metrics.toJson(), 'istio_requests_total').values;
   t.deepEqual(
-    requests.map((v) => [v.labels.destination_service, v.labels.response_code, v.labels.response_flags, v.labels.request_protocol, v.value]),
+    requests.map((v) => [v.labels.destination_service, v.labels.response_code, v.labels.response_flags, v.labels.request_protocol, v.labels.grpc_response_status, v.value]),
     [
-      ['reviews.default.svc.cluster.local', '200', '-', 'http', 2],
-      ['reviews.default.svc.cluster.local', '503', 'UF,URX', 'http', 1],
-      ['reviews.default.svc.cluster.local', '200', '-', 'grpc', 1],
-      ['unknown', '404', 'NR', 'http', 1],
+      ['reviews.default.svc.cluster.local', '200', '-', 'http', '', 2],
+      ['reviews.default.svc.cluster.local', '503', 'UF,URX', 'http', '', 1],
+      ['reviews.default.svc.cluster.local', '200', '-', 'grpc', '0', 1],
+      ['reviews.default.svc.cluster.local', '200', '-', 'grpc', '5', 1],
+      ['unknown', '404', 'NR', 'http', '', 1],
     ],
   );
   t.like(requests[0]!.labels, { destination_service_name: 'reviews', destination_service_namespace: 'default', destination_version: 'v2', source_workload: 'edge', source_workload_namespace: 'ingress' });
-  t.like(requests[3]!.labels, { destination_service_name: 'unknown', destination_service_namespace: 'unknown', destination_version: 'unknown' });
+  t.like(requests[4]!.labels, { destination_service_name: 'unknown', destination_service_namespace: 'unknown', destination_version: 'unknown' });
 });
 
 test('a host that is not a Kubernetes service name is its own service name, in its ServiceEntry namespace', (t) => {
   const metrics = createIstioMetrics(source, describe);
-  metrics.request('outbound|80||api.example.com', false, 200, '-', 1, 0, 0);
+  metrics.request('outbound|80||api.example.com', undefined, 200, '-', 1, 0, 0);
   t.like(metric(metrics.toJson(), 'istio_requests_total').values[0]!.labels, {
     destination_service: 'api.example.com',
     destination_service_name: 'api.example.com',
@@ -52,7 +54,7 @@ test('a host that is not a Kubernetes service name is its own service name, in i
 
 test('histogram buckets are cumulative, a value on a bound counts in it, and +Inf counts everything', (t) => {
   const metrics = createIstioMetrics(source, describe);
-  for (const ms of [0.5, 0.7, 5, 4000, 5_000_000]) metrics.request(undefined, false, 200, '-', ms, 0, 0);
+  for (const ms of [0.5, 0.7, 5, 4000, 5_000_000]) metrics.request(undefined, undefined, 200, '-', ms, 0, 0);
   const values = metric(metrics.toJson(), 'istio_request_duration_milliseconds').values;
   const bucket = (le: string | number) => values.find((v) => v.metricName === 'istio_request_duration_milliseconds_bucket' && v.labels.le === le)?.value;
   t.is(bucket(0.5), 1);
