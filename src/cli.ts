@@ -28,9 +28,13 @@ Options for run and demo:
   --certs DIR            certificates: DIR/NAME/tls.crt, tls.key, ca.crt for credentialName NAME
                          (default: certs/ beside the first config path, else ./certs)
   --workers N|auto       worker processes serving traffic (default: auto, one per available core)
-  --admin-port N         admin port: /healthz/ready, /config_dump, /listeners, /reload (default: 15000)
+  --admin-port N         admin port: the status page (/), /healthz/ready, /config_dump, /listeners,
+                         /reload, /stats/prometheus (default: 15000)
   --admin-bind ADDR      admin address (default: 127.0.0.1)
   --no-admin             no admin port
+  --prometheus-port N    Prometheus metrics at /stats/prometheus, on the admin address (default: 15090)
+  --no-prometheus        no Prometheus port (/stats/prometheus on the admin port stays)
+  --workload-name NAME   the gateway's source_workload in Istio's metrics (default: meshgate)
   --drain-timeout DUR    how long SIGTERM waits for in-flight requests (default: 30s)
   --no-watch             do not reload on file change (SIGHUP still reloads)
   --log-level LEVEL      debug | info | warn | error (default: info)
@@ -44,6 +48,9 @@ const runOptions = {
   'admin-port': { type: 'string', default: '15000' },
   'admin-bind': { type: 'string', default: '127.0.0.1' },
   'no-admin': { type: 'boolean', default: false },
+  'prometheus-port': { type: 'string', default: '15090' },
+  'no-prometheus': { type: 'boolean', default: false },
+  'workload-name': { type: 'string', default: 'meshgate' },
   'drain-timeout': { type: 'string', default: '30s' },
   'no-watch': { type: 'boolean', default: false },
   'log-level': { type: 'string', default: 'info' },
@@ -112,8 +119,8 @@ async function run(paths: string[], flags: Flags, demo: boolean): Promise<number
   const logger = createLogger({ level, fields: { process: 'primary' } });
   const drainMs = parseDuration(flags['drain-timeout']);
   if (drainMs === undefined) throw usageError(`--drain-timeout "${flags['drain-timeout']}" is not a duration like 30s`);
-  const adminPort = Number(flags['admin-port']);
-  if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) throw usageError(`--admin-port "${flags['admin-port']}" is not a port`);
+  const adminPort = portFlag(flags, 'admin-port');
+  const prometheusPort = portFlag(flags, 'prometheus-port');
 
   const workers = flags.workers === 'auto' ? availableParallelism() : Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1) throw usageError(`--workers "${flags.workers}" is not a number of workers (1 or more) or auto`);
@@ -126,6 +133,8 @@ async function run(paths: string[], flags: Flags, demo: boolean): Promise<number
     namespace: flags.namespace,
     workers,
     ...(flags['no-admin'] ? {} : { admin: { bind: flags['admin-bind'], port: adminPort } }),
+    ...(flags['no-prometheus'] ? {} : { prometheus: { bind: flags['admin-bind'], port: prometheusPort } }),
+    source: { name: flags['workload-name'], namespace: flags.namespace },
     drainMs,
     watch: !flags['no-watch'],
     logger,
@@ -167,6 +176,12 @@ function certsDir(paths: readonly string[], flags: Flags): string {
   if (flags.certs !== undefined) return path.resolve(flags.certs);
   const beside = path.join(path.dirname(path.resolve(paths[0]!)), 'certs');
   return existsSync(beside) ? beside : path.resolve('certs');
+}
+
+function portFlag(flags: Flags, name: 'admin-port' | 'prometheus-port'): number {
+  const port = Number(flags[name]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--${name} "${flags[name]}" is not a port`);
+  return port;
 }
 
 function logLevel(value: string): LogLevel {

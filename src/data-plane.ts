@@ -9,6 +9,9 @@ import { createClusterManager } from './upstream/cluster-manager.js';
 import { createPoolRegistry } from './upstream/pool-registry.js';
 import { createMirrors } from './upstream/mirror.js';
 import type { AccessLog } from './observability/access-log.js';
+import { createIstioMetrics, type SourceWorkload } from './observability/istio-metrics.js';
+import { workerMetricsJson } from './observability/worker-metrics.js';
+import type { MetricJson } from './observability/metric-json.js';
 
 // What serves traffic: the listeners and the upstream clusters of the current snapshot. Applying
 // a snapshot swaps one reference per listener; listeners that did not change keep their sockets,
@@ -18,6 +21,8 @@ export interface DataPlaneOptions {
   readonly logger: Logger;
   readonly accessLog: AccessLog;
   readonly drainMs: number;
+  /** Who the gateway is in Istio's metrics (source_workload...). */
+  readonly source: SourceWorkload;
 }
 
 export interface ListenerAddress {
@@ -39,6 +44,8 @@ export interface DataPlane {
    */
   apply(snapshot: Snapshot, onBindFailure: 'throw' | 'report'): Promise<readonly BindFailure[]>;
   listeners(): readonly ListenerAddress[];
+  /** This worker's metrics, as prom-client JSON for the primary to add up. */
+  metrics(): MetricJson[];
   /** Stops accepting, lets in-flight requests finish for up to the drain time, closes the rest. */
   stop(): Promise<void>;
 }
@@ -69,7 +76,7 @@ function wantedListeners(snapshot: Snapshot): WantedListener[] {
 
 interface OpenListener {
   readonly kind: WantedListener['kind'];
-  readonly listener: { address(): { address: string; port: number }; close(drainMs: number): Promise<void> };
+  readonly listener: { address(): { address: string; port: number }; connections(): number; close(drainMs: number): Promise<void> };
   /** Points the listener's handlers at a reloaded config (always of the same kind: a kind change reopens). */
   apply(wanted: WantedListener): void;
 }
@@ -78,8 +85,16 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const { logger } = options;
   const open = new Map<string, OpenListener>();
   const draining = new Set<Promise<void>>();
-  const clusters = createClusterManager({ pools: createPoolRegistry(), logger });
-  const handlerDeps = { clusters, mirrors: createMirrors({ logger }), accessLog: options.accessLog, logger };
+  const pools = createPoolRegistry();
+  const clusters = createClusterManager({ pools, logger });
+  // Series outlive reloads (counters never go back), so a cluster is described when first counted.
+  const metrics = createIstioMetrics(options.source, (name) => {
+    const config = clusters.get(name)?.config;
+    if (config === undefined) return undefined;
+    const version = config.subsetLabels?.version;
+    return { host: config.host, ...(config.serviceNamespace === undefined ? {} : { namespace: config.serviceNamespace }), ...(version === undefined ? {} : { version }) };
+  });
+  const handlerDeps = { clusters, mirrors: createMirrors({ logger }), accessLog: options.accessLog, metrics, logger };
 
   const closeListener = (name: string): Promise<void> => {
     const entry = open.get(name);
@@ -140,6 +155,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
           kind: 'mixed',
           listener: {
             address: relay.address,
+            connections: relay.connections,
             // Handed-over connections are the relay listener's sockets too: it waits for them.
             close: async (drainMs) => {
               await Promise.all([tls.close(drainMs), relay.close(drainMs)]);
@@ -190,6 +206,17 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       return reconcile(wantedListeners(snapshot), onBindFailure);
     },
     listeners: () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() })),
+    metrics: () => [
+      ...metrics.toJson(),
+      ...workerMetricsJson(clusters, pools),
+      {
+        name: 'meshgate_downstream_connections_active',
+        help: 'Client connections open now, by listener (Envoy: downstream_cx_active).',
+        type: 'gauge',
+        aggregator: 'sum',
+        values: [...open].map(([listener, entry]) => ({ value: entry.listener.connections(), labels: { listener } })),
+      },
+    ],
     async stop() {
       await Promise.all([...[...open.keys()].map(closeListener), ...draining]);
       clusters.close();

@@ -9,6 +9,10 @@ import { startAdminServer, type AdminServer, type RefusedReload } from './admin/
 import { createSupervisor, type WorkerReport } from './process/supervisor.js';
 import { toWire } from './process/messages.js';
 import { createConfigDump, type ConfigDump } from './admin/config-dump.js';
+import { createGatewayMetrics } from './observability/gateway-metrics.js';
+import type { SourceWorkload } from './observability/istio-metrics.js';
+import { prometheusPath, servePrometheus, startPrometheusServer, type PrometheusServer } from './admin/prometheus-endpoint.js';
+import { serveStatusPage } from './admin/status-page.js';
 
 // The composition root, in the primary process: config pipeline -> snapshot -> workers, the
 // admin port and the file watcher. The primary loads and validates once and hands the result to
@@ -22,6 +26,10 @@ export interface GatewayOptions {
   readonly namespace: string;
   readonly workers: number;
   readonly admin?: { readonly bind: string; readonly port: number };
+  /** Where /stats/prometheus is served besides the admin port (Istio's 15090). */
+  readonly prometheus?: { readonly bind: string; readonly port: number };
+  /** The gateway's name and namespace in Istio's metrics (source_workload, source_workload_namespace). */
+  readonly source: SourceWorkload;
   readonly drainMs: number;
   readonly watch: boolean;
   readonly logger: Logger;
@@ -41,6 +49,9 @@ export interface Gateway {
   /** Ends the workers at once (a second SIGTERM). */
   kill(): void;
 }
+
+/** A scrape waits this long for a worker's numbers, then answers without them. */
+const metricsTimeoutMs = 2000;
 
 const workerScript = fileURLToPath(new URL('./process/worker-main.js', import.meta.url));
 
@@ -68,9 +79,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const supervisor = createSupervisor({
     count: options.workers,
     exec: workerScript,
-    settings: { logLevel: options.logLevel, drainMs: options.drainMs },
+    settings: { logLevel: options.logLevel, drainMs: options.drainMs, source: options.source },
     logger,
   });
+  const metrics = createGatewayMetrics({ workers: () => supervisor.stats(), collect: () => supervisor.collectMetrics(metricsTimeoutMs) });
+  metrics.applied(current.generation, first.credentials ?? {});
 
   // Readiness is served from the start (503 until every worker serves), so a load balancer never
   // sends to an instance that is still starting.
@@ -87,7 +100,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             workers: () => supervisor.stats(),
             lastRefusedReload: () => lastRefused,
           },
+          pages: (path, res) => {
+            if (path !== prometheusPath) return serveStatusPage(path, res);
+            servePrometheus(metrics, res, logger);
+            return true;
+          },
         });
+  const prometheus: PrometheusServer | undefined =
+    options.prometheus === undefined ? undefined : await startPrometheusServer({ ...options.prometheus, metrics, logger }).catch(async (err: unknown) => {
+      await admin?.close();
+      throw err;
+    });
 
   try {
     const report = await supervisor.start(current.generation, firstWire);
@@ -96,6 +119,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     supervisor.kill();
     watcher?.close();
     await admin?.close();
+    await prometheus?.close();
     throw new MeshgateError('MG_ERR_LISTEN', `the workers could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 
@@ -105,6 +129,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logIssues(logger, result.issues);
     if (result.snapshot === undefined || result.config === undefined) {
       lastRefused = { at: new Date().toISOString(), issues: result.issues };
+      metrics.reload('refused');
       logger.error('config reload refused; the last good config keeps serving', {
         reason,
         generation: current.generation,
@@ -115,6 +140,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const wire = toWire(result.config, result.credentials);
     current = createConfigDump(result.snapshot, wire);
     logApplied(logger, await supervisor.update(generation, wire), reason, generation);
+    metrics.reload('ok');
+    metrics.applied(generation, result.credentials ?? {});
     return { applied: true, generation, issues: result.issues };
   };
 
@@ -143,7 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ready = false;
       watcher?.close();
       await supervisor.stop();
-      await admin?.close();
+      await Promise.all([admin?.close(), prometheus?.close()]);
     },
     kill: () => supervisor.kill(),
   };

@@ -36,8 +36,18 @@ const routes: Readonly<Record<string, Route>> = {
   '/reload': (state) => ({ status: 200, body: { lastRefused: state.lastRefusedReload() ?? null } }),
 };
 
-export async function startAdminServer(options: { bind: string; port: number; state: AdminState; logger: Logger }): Promise<AdminServer> {
+export interface AdminServerOptions {
+  readonly bind: string;
+  readonly port: number;
+  readonly state: AdminState;
+  readonly logger: Logger;
+  /** Answers a GET it serves itself (metrics, the status page) and returns true; false: the routes above. */
+  readonly pages?: (path: string, res: ServerResponse) => boolean;
+}
+
+export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'GET' && options.pages?.((req.url ?? '/').split('?')[0]!, res) === true) return;
     const route = req.method === 'GET' ? routes[(req.url ?? '/').split('?')[0]!] : undefined;
     const { status, body } = route === undefined ? { status: 404, body: 'not found' } : route(options.state);
     const text = typeof body === 'string' ? `${body}\n` : `${JSON.stringify(body, null, 2)}\n`;

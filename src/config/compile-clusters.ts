@@ -53,6 +53,8 @@ export function resolveCluster(ref: DestinationRef, namespace: string, registry:
     ...(trafficPolicy?.loadBalancer === undefined ? {} : { loadBalancer: trafficPolicy.loadBalancer }),
     ...(http2Protocols.has(servicePort.protocol?.toUpperCase() ?? '') ? { protocol: 'HTTP2' as const } : {}),
     ...(trafficPolicy === undefined ? {} : { trafficPolicy }),
+    ...(subsetLabels === undefined ? {} : { subsetLabels }),
+    ...(entry === undefined ? {} : { serviceNamespace: entry.metadata.namespace }),
   });
   return problem === undefined ? { config } : { config, problem };
 }

@@ -10,6 +10,7 @@ import { answerClientError, type HttpListener, type HttpListenerOptions } from '
 import { admitTlsConnection } from './tls-connection.js';
 import { peekClientHello, type PeekOutcome } from './sni-peek.js';
 import { downstreamTimeouts, type DownstreamTimeouts } from './downstream-timeouts.js';
+import { countConnections } from './connection-count.js';
 
 // A listener that speaks HTTP/2 beside HTTP/1.1: a TLS port (the ClientHello's SNI picks the
 // Gateway server and so its certificates and TLS settings, ALPN picks h2 or http/1.1) or a
@@ -248,10 +249,12 @@ export async function createH2Listener(options: H2ListenerOptions): Promise<H2Li
   const bound = front.address();
   if (bound === null || typeof bound === 'string') throw new MeshgateError('MG_ERR_LISTEN', 'listener has no TCP address');
   const address = Object.freeze({ address: bound.address, port: bound.port });
+  const connections = countConnections(front);
 
   let closing: Promise<void> | undefined;
   return {
     address: () => address,
+    connections,
     accept: acceptor.accept,
     update: acceptor.update,
     close(drainMs) {

@@ -14,6 +14,8 @@ import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js'
 import { buildUpstreamRequestHeaders } from '../upstream/request-headers.js';
 import { upstreamFailures } from '../upstream/error-map.js';
 import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
+import type { IstioMetrics } from '../observability/istio-metrics.js';
+import { responseFlagsLabel } from '../observability/response-flags-label.js';
 import { tlsConnectionOf } from './tls-connection.js';
 import type { Mirrors } from '../upstream/mirror.js';
 import { runFault } from '../filters/fault/fault.js';
@@ -32,6 +34,7 @@ export interface HttpHandlerDeps {
   readonly clusters: ClusterManager;
   readonly mirrors: Mirrors;
   readonly accessLog: AccessLog;
+  readonly metrics: IstioMetrics;
   readonly logger: Logger;
 }
 
@@ -57,7 +60,7 @@ interface Exchange {
 }
 
 export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): HttpHandler {
-  const { clusters, mirrors, accessLog, logger } = deps;
+  const { clusters, mirrors, accessLog, metrics, logger } = deps;
 
   const begin = (req: IncomingMessage): { exchange: Exchange; view: RequestView } => {
     // Envoy gives every request an id, local replies included, so logs can name each one.
@@ -75,7 +78,13 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
   };
 
   const finish = (exchange: Exchange, outcome: RetryingOutcome): void => {
-    accessLog.log(accessLogEntry(exchange, outcome));
+    const durationMs = performance.now() - exchange.started;
+    const { req } = exchange;
+    // Istio labels a request gRPC by its content type; a direct answer has no cluster (destination "unknown").
+    const grpcStatus = req.headers['content-type']?.startsWith('application/grpc') === true ? (outcome.grpcStatus ?? '') : undefined;
+    const flags = responseFlagsLabel(outcome.flag, outcome.extraFlag, exchange.faultDelayed === true);
+    metrics.request(exchange.cluster, grpcStatus, outcome.status, flags, durationMs, outcome.bytesReceived, outcome.bytesSent);
+    accessLog.log(accessLogEntry(exchange, outcome, durationMs));
   };
 
   /** An endpoint lease for the destination, waiting for a DNS cluster's first answer if need be. */
@@ -123,7 +132,11 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       // Only a delay waits: every other request goes on in the same turn.
       const fault = step instanceof Promise ? await step : step;
       exchange.faultDelayed = fault.delayed;
-      if (fault.outcome !== undefined) return finish(exchange, fault.outcome);
+      if (fault.outcome !== undefined) {
+        // Envoy resolves the route's cluster before its fault filter runs: an abort is the destination's.
+        exchange.cluster = route.action.pickDestination().cluster;
+        return finish(exchange, fault.outcome);
+      }
     }
 
     const preflight = route.cors?.preflight(req);
@@ -300,7 +313,7 @@ function responseFlagsOf(outcome: RetryingOutcome, delayed: boolean): Pick<Acces
   return flags.length === 0 ? {} : { responseFlags: flags };
 }
 
-function accessLogEntry(exchange: Exchange, outcome: RetryingOutcome): AccessLogEntry {
+function accessLogEntry(exchange: Exchange, outcome: RetryingOutcome, durationMs: number): AccessLogEntry {
   const { req } = exchange;
   const header = (name: string) => {
     const value = req.headers[name];
@@ -316,7 +329,7 @@ function accessLogEntry(exchange: Exchange, outcome: RetryingOutcome): AccessLog
     ...(outcome.detail === undefined ? {} : { responseCodeDetails: outcome.detail }),
     bytesReceived: outcome.bytesReceived,
     bytesSent: outcome.bytesSent,
-    durationMs: performance.now() - exchange.started,
+    durationMs,
     ...(outcome.upstreamMs === undefined ? {} : { upstreamServiceTimeMs: outcome.upstreamMs }),
     forwardedFor: exchange.forwardedFor ?? header('x-forwarded-for'),
     userAgent: header('user-agent'),

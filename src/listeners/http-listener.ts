@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { MeshgateError } from '../errors.js';
 import { boundAddress } from './bound-address.js';
+import { countConnections } from './connection-count.js';
 import type { Logger } from '../log.js';
 
 // A plain-HTTP listener: fastify owns the socket, the parser, keep-alive and graceful close;
@@ -24,6 +25,8 @@ export interface HttpListenerOptions {
 
 export interface HttpListener {
   address(): { address: string; port: number };
+  /** Downstream connections open now. */
+  connections(): number;
   /**
    * Stops accepting, closes idle keep-alive connections at once, lets in-flight requests finish
    * for up to drainMs (their responses carry `connection: close`), then destroys what is left.
@@ -66,6 +69,7 @@ export async function createHttpListener(options: HttpListenerOptions): Promise<
   app.all('*', noHandler);
   app.setNotFoundHandler(noHandler);
 
+  const connections = countConnections(app.server);
   const upgraded = new Set<Duplex>();
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     upgraded.add(socket);
@@ -84,6 +88,7 @@ export async function createHttpListener(options: HttpListenerOptions): Promise<
   let closing: Promise<void> | undefined;
   return {
     address: () => address,
+    connections,
     close(drainMs) {
       closing ??= drainThenClose(drainMs);
       return closing;

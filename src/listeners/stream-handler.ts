@@ -5,6 +5,7 @@ import type { StreamListenerConfig } from '../config/snapshot.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { relayToCluster, type RelayOutcome } from '../upstream/tcp-relay.js';
 import type { AccessLog } from '../observability/access-log.js';
+import type { IstioMetrics, TcpConnection } from '../observability/istio-metrics.js';
 import { peekClientHello, type PeekOutcome } from './sni-peek.js';
 
 // The one handler of a stream listener: read the SNI when the port is a passthrough one, pick a
@@ -25,6 +26,7 @@ export interface StreamListenerRef {
 export interface StreamHandlerDeps {
   readonly clusters: ClusterManager;
   readonly accessLog: AccessLog;
+  readonly metrics: IstioMetrics;
   readonly logger: Logger;
 }
 
@@ -32,7 +34,7 @@ const filterChainNotFound = 'filter_chain_not_found';
 
 /** `terminate`: takes a connection for the port's terminating servers (a mixed port's TLS side). */
 export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerDeps, terminate?: (socket: Socket, hello: PeekOutcome) => void): (socket: Socket) => void {
-  const { clusters, accessLog, logger } = deps;
+  const { clusters, accessLog, metrics, logger } = deps;
 
   return (socket) => {
     const startTime = Date.now();
@@ -41,9 +43,12 @@ export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerD
     const downstreamRemoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     let serverName: string | undefined;
     let cluster: string | undefined;
+    let counted: TcpConnection | undefined;
     const destroyOnError = () => socket.destroy();
 
     const finish = (outcome: RelayOutcome & { detail?: string }) => {
+      // A connection closed before it was routed (NR, DC) is counted opened now.
+      metrics.tcpClosed(counted ?? metrics.tcpOpened(cluster, socket), cluster, outcome.flag ?? '-');
       accessLog.log({
         startTime,
         method: '',
@@ -90,6 +95,8 @@ export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerD
         return finish({ flag: 'NR', detail: filterChainNotFound });
       }
       cluster = route.pickCluster();
+      // Istio counts a relay opened when it starts, and its bytes as they go.
+      counted = metrics.tcpOpened(cluster, socket);
       const managed = clusters.get(cluster);
       if (managed === undefined) {
         socket.destroy();

@@ -17,6 +17,8 @@ export interface StreamListenerOptions {
 
 export interface StreamListener {
   address(): { address: string; port: number };
+  /** Downstream connections open now. */
+  connections(): number;
   /** Stops accepting; open connections go on for up to drainMs, then are destroyed. */
   close(drainMs: number): Promise<void>;
 }
@@ -49,6 +51,7 @@ export async function createStreamListener(options: StreamListenerOptions): Prom
   let closing: Promise<void> | undefined;
   return {
     address: () => address,
+    connections: () => sockets.size,
     close(drainMs) {
       closing ??= new Promise<void>((resolve) => {
         const deadline = setTimeout(() => {

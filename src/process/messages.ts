@@ -2,6 +2,8 @@ import type { Resource, ValidatedConfig } from '../config/validate.js';
 import type { BindFailure, ListenerAddress } from '../data-plane.js';
 import type { LogLevel } from '../log.js';
 import type { ServerCredentials } from '../config/credentials.js';
+import type { SourceWorkload } from '../observability/istio-metrics.js';
+import type { MetricJson } from '../observability/metric-json.js';
 
 // The primary-to-worker channel (node:cluster IPC, structured clone). One discriminated union
 // each way, so the features that must share state across workers (rate-limit counters, metrics,
@@ -17,6 +19,8 @@ export type WireConfig = WireResources & { readonly credentials: ServerCredentia
 export interface WorkerSettings {
   readonly logLevel: LogLevel;
   readonly drainMs: number;
+  /** The gateway's name and namespace in Istio's metrics. */
+  readonly source: SourceWorkload;
 }
 
 export const workerSettingsVariable = 'MESHGATE_WORKER_SETTINGS';
@@ -25,7 +29,9 @@ export type PrimaryMessage =
   /** Serve this configuration. `strict`: a listener that cannot bind fails the worker's start. */
   | { readonly type: 'config'; readonly generation: number; readonly config: WireConfig; readonly strict: boolean }
   /** Stop accepting, finish what is in flight, exit 0. */
-  | { readonly type: 'drain' };
+  | { readonly type: 'drain' }
+  /** Send your metrics (a scrape of /stats/prometheus); `id` pairs the answer with the scrape. */
+  | { readonly type: 'metrics'; readonly id: number };
 
 export type WorkerMessage =
   /**
@@ -39,7 +45,8 @@ export type WorkerMessage =
       readonly listeners: readonly ListenerAddress[];
       readonly bindFailures: readonly BindFailure[];
     }
-  | { readonly type: 'failed'; readonly generation: number; readonly message: string };
+  | { readonly type: 'failed'; readonly generation: number; readonly message: string }
+  | { readonly type: 'metrics'; readonly id: number; readonly metrics: readonly MetricJson[] };
 
 export function toWire(config: ValidatedConfig, credentials: ServerCredentials = {}): WireConfig {
   const strip = <Spec>({ locate: _locate, ...rest }: Resource<Spec>): WireResource<Spec> => rest;

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import type { BindFailure, ListenerAddress } from '../data-plane.js';
+import type { MetricJson } from '../observability/metric-json.js';
 import { workerSettingsVariable, type PrimaryMessage, type WireConfig, type WorkerMessage, type WorkerSettings } from './messages.js';
 
 // The primary's side of node:cluster: it forks the workers, hands each the current config,
@@ -34,6 +35,8 @@ export interface Supervisor {
   update(generation: number, config: WireConfig): Promise<WorkerReport>;
   listeners(): readonly ListenerAddress[];
   stats(): WorkerStats;
+  /** Every live worker's metrics; a worker that does not answer within `timeoutMs` is left out. */
+  collectMetrics(timeoutMs: number): Promise<(readonly MetricJson[])[]>;
   /** Drains every worker, and ends the ones still running after the drain time. */
   stop(): Promise<void>;
   /** Ends every worker now. */
@@ -70,6 +73,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let youngDeaths = 0;
   let stopping = false;
   let exited: (() => void) | undefined;
+  let metricsRequests = 0;
+  const metricsWaiters = new Map<number, (metrics: readonly MetricJson[]) => void>();
 
   cluster.setupPrimary({ exec: options.exec, serialization: 'advanced' });
 
@@ -100,6 +105,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'listening') {
         if (current !== undefined) send(worker, { type: 'config', ...current, strict });
+        return;
+      }
+      if (message.type === 'metrics') {
+        metricsWaiters.get(message.id)?.(message.metrics);
         return;
       }
       if (message.type === 'applied') {
@@ -161,6 +170,30 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     },
     listeners: () => listeners,
     stats: () => ({ workers: live.size, restarts, pids: [...live.values()].flatMap(({ worker }) => worker.process.pid ?? []) }),
+    collectMetrics(timeoutMs) {
+      const asked = [...live.values()].filter(({ worker }) => worker.isConnected());
+      return new Promise((resolve) => {
+        const answers: (readonly MetricJson[])[] = [];
+        const ids: number[] = [];
+        const done = () => {
+          clearTimeout(timer);
+          for (const id of ids) metricsWaiters.delete(id);
+          resolve(answers);
+        };
+        const timer = setTimeout(done, timeoutMs);
+        if (asked.length === 0) return done();
+        for (const { worker } of asked) {
+          const id = ++metricsRequests;
+          ids.push(id);
+          metricsWaiters.set(id, (metrics) => {
+            metricsWaiters.delete(id);
+            answers.push(metrics);
+            if (answers.length === asked.length) done();
+          });
+          send(worker, { type: 'metrics', id });
+        }
+      });
+    },
     stop() {
       stopping = true;
       if (live.size === 0) return Promise.resolve();

@@ -12,7 +12,7 @@ import { fromWire, workerSettingsVariable, type PrimaryMessage, type WorkerMessa
 const settings = JSON.parse(process.env[workerSettingsVariable] ?? '{}') as WorkerSettings;
 const logger = createLogger({ level: settings.logLevel, fields: { worker: cluster.worker?.id } });
 const accessLog = createAccessLog();
-const dataPlane = createDataPlane({ logger, accessLog, drainMs: settings.drainMs });
+const dataPlane = createDataPlane({ logger, accessLog, drainMs: settings.drainMs, source: settings.source });
 const send = (message: WorkerMessage) => process.send?.(message);
 
 let applying: Promise<unknown> = Promise.resolve();
@@ -31,6 +31,7 @@ const drain = () => {
 
 process.on('message', (message: PrimaryMessage) => {
   if (message.type === 'drain') return drain();
+  if (message.type === 'metrics') return send({ type: 'metrics', id: message.id, metrics: dataPlane.metrics() });
   // Configurations apply in the order they were sent.
   applying = applying.then(async () => {
     try {

@@ -33,6 +33,19 @@ export interface ClusterConfig {
   readonly trafficPolicy?: { readonly connectionPool?: ConnectionPoolSettings; readonly outlierDetection?: OutlierDetectionSettings };
   /** The HealthCheckPolicy that selects this cluster. */
   readonly healthCheck?: HealthCheckSettings;
+  /** The subset's labels (the metrics' destination_version is its `version`). */
+  readonly subsetLabels?: Readonly<Record<string, string>>;
+  /** The namespace of the ServiceEntry that defines the host (the metrics' destination_service_namespace). */
+  readonly serviceNamespace?: string;
+}
+
+/** Endpoints by state, for the metrics; each worker checks and ejects on its own. */
+export interface ClusterHealth {
+  readonly endpoints: number;
+  readonly ejected: number;
+  readonly unhealthy: number;
+  /** Outlier ejections since the cluster was built. */
+  readonly ejections: number;
 }
 
 /** One request's use of an endpoint; release() once the exchange is over (it counts only once). */
@@ -60,6 +73,7 @@ export interface Cluster {
   /** One try's result on an endpoint, for outlier detection. */
   report(lease: UpstreamLease, result: TryResult): void;
   endpoints(): readonly Endpoint[];
+  health(): ClusterHealth;
   /** Stops DNS refreshes, outlier sweeps and health checks; the shared pools are the registry's to close. */
   close(): void;
 }
@@ -131,6 +145,12 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
     poolOptions,
     ready: () => endpointSet.ready(),
     endpoints: () => endpointSet.current(),
+    health: () => ({
+      endpoints: endpointSet.current().length,
+      ejected: outliers?.ejected().size ?? 0,
+      unhealthy: health?.unhealthy().size ?? 0,
+      ejections: outliers?.ejections() ?? 0,
+    }),
     close() {
       endpointSet.close();
       outliers?.close();

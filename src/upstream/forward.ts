@@ -60,6 +60,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   private upstreamStatus: number | undefined;
   private readonly startedAt = performance.now();
   private upstreamMs: number | undefined;
+  private grpcStatus: string | undefined;
   private bytesReceived = 0;
   private bytesSent = 0;
   /** Set once the exchange has its answer (a failure, a timeout, the client leaving). */
@@ -118,6 +119,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.upstreamStatus = statusCode;
     if (retry?.response(statusCode, upstreamHeaders) === true) return this.drop(undefined);
     this.upstreamMs = Math.round(performance.now() - this.startedAt);
+    // A trailers-only gRPC answer carries its status here; trailers, when they come, have the last word.
+    this.grpcStatus = headerValue(upstreamHeaders['grpc-status']);
     const headers = buildDownstreamResponseHeaders(upstreamHeaders);
     headers['x-envoy-upstream-service-time'] = String(this.upstreamMs);
     editResponseHeaders?.(headers, statusCode);
@@ -142,6 +145,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.clearTimer();
     if (this.failure !== undefined) return;
     const { res } = this.options;
+    this.grpcStatus = headerValue(trailers['grpc-status']) ?? this.grpcStatus;
     for (const _ in trailers) {
       res.addTrailers(trailers as OutgoingHttpHeaders);
       break;
@@ -225,6 +229,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       bytesSent: this.bytesSent,
       upstreamMs: this.upstreamMs,
       ...(this.upstreamStatus === undefined ? {} : { upstreamStatus: this.upstreamStatus }),
+      ...(this.grpcStatus === undefined ? {} : { grpcStatus: this.grpcStatus }),
     });
   }
 
@@ -234,4 +239,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.timer = undefined;
     this.perTryTimer = undefined;
   }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -18,6 +18,8 @@ export interface ForwardOutcome {
   bytesSent: number;
   /** Milliseconds from sending upstream to the upstream's response headers. */
   upstreamMs?: number;
+  /** The grpc-status the client got (in the trailers, or the headers of a trailers-only answer). */
+  grpcStatus?: string;
 }
 
 /**

@@ -27,6 +27,8 @@ export interface OutlierDetector {
   report(key: string, result: TryResult): void;
   /** endpointKey()s ejected now. */
   ejected(): ReadonlySet<string>;
+  /** Ejections since the detector started (Envoy's outlier_detection.ejections_enforced_total). */
+  ejections(): number;
   close(): void;
 }
 
@@ -87,6 +89,7 @@ export function createOutlierDetector(settings: OutlierDetectionSettings, deps: 
   const maxPercent = settings.maxEjectionPercent ?? DEFAULT_MAX_EJECTION_PERCENT;
   const hosts = new Map<string, HostState>();
   let ejected: ReadonlySet<string> = new Set();
+  let ejections = 0;
 
   const publish = () => {
     ejected = new Set([...hosts].filter(([, state]) => state.ejectedUntil !== undefined).map(([key]) => key));
@@ -103,6 +106,7 @@ export function createOutlierDetector(settings: OutlierDetectionSettings, deps: 
       return;
     }
     state.ejections++;
+    ejections++;
     const forMs = Math.min(baseMs * state.ejections, Math.max(baseMs, MAX_EJECTION_TIME_MS));
     state.ejectedUntil = now() + forMs;
     deps.logger.info('outlier ejected', { cluster: deps.cluster, endpoint: key, reason, ejectionMs: forMs });
@@ -143,6 +147,7 @@ export function createOutlierDetector(settings: OutlierDetectionSettings, deps: 
       else if (gateway > 0 && state.consecutiveGateway >= gateway) eject(key, state, 'consecutive gateway errors');
     },
     ejected: () => ejected,
+    ejections: () => ejections,
     close: () => clearInterval(timer),
   };
 }

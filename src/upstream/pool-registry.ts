@@ -21,6 +21,16 @@ export interface PoolRegistry {
   retain(inUse: Iterable<PoolUse>): Promise<void>;
   /** Closes every pool; resolves when requests in flight have finished. */
   close(): Promise<void>;
+  /** undici's counters of every HTTP/1.1 pool, by origin (HTTP/2 upstreams keep none). */
+  stats(): Iterable<{ readonly origin: string; readonly stats: PoolStats }>;
+}
+
+export interface PoolStats {
+  readonly connected: number;
+  readonly free: number;
+  readonly pending: number;
+  readonly running: number;
+  readonly size: number;
 }
 
 export function createPoolRegistry(): PoolRegistry {
@@ -64,5 +74,10 @@ export function createPoolRegistry(): PoolRegistry {
       return closeWhere((fingerprint, origin) => kept.get(fingerprint)?.has(origin) !== true);
     },
     close: () => closeWhere(() => true),
+    *stats() {
+      for (const byOrigin of pools.values()) {
+        for (const [origin, pool] of byOrigin) if (pool instanceof Pool) yield { origin, stats: pool.stats };
+      }
+    },
   };
 }

@@ -25,7 +25,7 @@ export interface GatewayProcess {
 
 export async function startGatewayProcess(args: string[], options: { timeoutMs?: number } = {}): Promise<GatewayProcess> {
   // One worker unless a test asks for more: several tests count exactly what one process does.
-  const child = spawn(process.execPath, [cliPath, 'run', '--admin-port', '0', '--workers', '1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, 'run', '--admin-port', '0', '--prometheus-port', '0', '--workers', '1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   const accessLog: string[] = [];
   const waiters = new Set<{ test: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();

@@ -11,6 +11,7 @@ import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-pro
 import { appRouteYaml, configDir, gatewayWithServersYaml, loopbackServiceEntryYaml, writeConfig } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
 import { requireTool } from '../helpers/require-tool.js';
+import { scrapeUntil, total } from '../helpers/prometheus-text.js';
 
 // HTTP/2 from clients (ALPN h2 beside http/1.1 on a TLS port; h2c prior knowledge beside
 // HTTP/1.1 on a plaintext HTTP2/GRPC port), HTTP/2 to GRPC upstreams, gRPC end to end with its
@@ -173,6 +174,11 @@ test('gRPC unary calls through a GRPC port and a TLS port: messages, status and 
     // A trailers-only answer: its status reaches the client as trailers after the headers.
     t.is(failed.error?.details, 'no such thing');
   }
+  // Istio's metrics have each call's gRPC status (0 from the trailers, 5 from a trailers-only answer).
+  const grpcCalls = { destination_service: 'grpc.internal', request_protocol: 'grpc', response_code: '200' };
+  const { samples } = await scrapeUntil(`http://127.0.0.1:${world.gateway.adminPort}/stats/prometheus`, (s) => total(s, 'istio_requests_total', { ...grpcCalls, grpc_response_status: '5' }) >= 2);
+  t.is(total(samples, 'istio_requests_total', { ...grpcCalls, grpc_response_status: '5' }), 2);
+  t.true(total(samples, 'istio_requests_total', { ...grpcCalls, grpc_response_status: '0' }) >= 2);
 });
 
 test('a grpcStatus fault abort reaches a real gRPC client as that status, flagged FI', async (t) => {
@@ -183,6 +189,10 @@ test('a grpcStatus fault abort reaches a real gRPC client as that status, flagge
   t.is(aborted.error?.details, 'fault filter abort');
   const line = await eventually(() => world.gateway.accessLog.find((entry) => entry.includes('/test.Faulted/Echo')));
   t.regex(line, / 200 FI /);
+  // Counted against the route's destination, as Envoy knows its cluster before the fault filter runs.
+  const aborts = { destination_service: 'grpc.internal', request_protocol: 'grpc', response_flags: 'FI', grpc_response_status: String(grpc.status.UNAVAILABLE) };
+  const { samples } = await scrapeUntil(`http://127.0.0.1:${world.gateway.adminPort}/stats/prometheus`, (s) => total(s, 'istio_requests_total', aborts) >= 1);
+  t.is(total(samples, 'istio_requests_total', aborts), 1);
 });
 
 curlTest('an HTTP/2 upstream that refuses the connection is 503 UF, as an HTTP/1.1 one', async (t) => {

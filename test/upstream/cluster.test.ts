@@ -188,6 +188,7 @@ test('ejected endpoints are skipped by choose; below minHealthPercent ejection i
   t.deepEqual(picks(strict), ['10.0.0.2:8080', '10.0.0.3:8080']);
   fail(strict, 2);
   t.deepEqual(picks(strict), ['10.0.0.3:8080']);
+  t.deepEqual(strict.health(), { endpoints: 3, ejected: 2, unhealthy: 0, ejections: 2 }, 'what meshgate_cluster_endpoints and meshgate_outlier_ejections_total read');
 
   // 50%: with one of three out (67% healthy) ejection holds; with two out (33%) all three serve.
   const panicky = build(50);

@@ -39,6 +39,7 @@ test('consecutive 5xx eject; a success in between resets the count; local-origin
   detect.report('a', { flag: 'UF' });
   t.true(detect.ejected().has('a'));
   t.is(changes(), 1);
+  t.is(detect.ejections(), 1, 'counted for meshgate_outlier_ejections_total');
   // A 4xx is the client's problem, not the endpoint's.
   for (let i = 0; i < 5; i++) detect.report('b', { status: 404 });
   t.false(detect.ejected().has('b'));

@@ -83,9 +83,9 @@ function sendAbort(abort: NonNullable<FaultConfig['abort']>, req: IncomingMessag
     // On HTTP/2 the header block itself must end the stream: a gRPC client reads grpc-status
     // from it only then (the compatibility API would send an empty DATA frame to end it).
     const http2Stream = (res as { stream?: ServerHttp2Stream }).stream;
-    if (http2Stream === undefined) return sendLocalReply(res, 200, '', 'FI', headers);
+    if (http2Stream === undefined) return { ...sendLocalReply(res, 200, '', 'FI', headers), grpcStatus: headers['grpc-status'] };
     http2Stream.respond({ ':status': 200, ...headers }, { endStream: true });
-    return { status: 200, flag: 'FI', bytesReceived: 0, bytesSent: 0 };
+    return { status: 200, flag: 'FI', bytesReceived: 0, bytesSent: 0, grpcStatus: headers['grpc-status'] };
   }
   return sendLocalReply(res, abort.httpStatus, faultAbortBody, 'FI');
 }
