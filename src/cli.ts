@@ -28,9 +28,11 @@ Options for run and demo:
   --certs DIR            certificates: DIR/NAME/tls.crt, tls.key, ca.crt for credentialName NAME
                          (default: certs/ beside the first config path, else ./certs)
   --workers N|auto       worker processes serving traffic (default: auto, one per available core)
-  --admin-port N         admin port: /healthz/ready, /config_dump, /listeners, /reload (default: 15000)
-  --admin-bind ADDR      admin address (default: 127.0.0.1)
-  --no-admin             no admin port
+  --admin-port N         admin port: /healthz/ready, /config_dump, /clusters, /listeners, /certs,
+                         /reload, /workers (default: 15000)
+  --readiness-port N     readiness alone, /healthz/ready (default: 15021)
+  --admin-bind ADDR      address of both (default: 127.0.0.1)
+  --no-admin             neither port
   --drain-timeout DUR    how long SIGTERM waits for in-flight requests (default: 30s)
   --no-watch             do not reload on file change (SIGHUP still reloads)
   --log-level LEVEL      debug | info | warn | error (default: info)
@@ -42,6 +44,7 @@ const runOptions = {
   certs: { type: 'string' },
   workers: { type: 'string', default: 'auto' },
   'admin-port': { type: 'string', default: '15000' },
+  'readiness-port': { type: 'string', default: '15021' },
   'admin-bind': { type: 'string', default: '127.0.0.1' },
   'no-admin': { type: 'boolean', default: false },
   'drain-timeout': { type: 'string', default: '30s' },
@@ -112,8 +115,8 @@ async function run(paths: string[], flags: Flags, demo: boolean): Promise<number
   const logger = createLogger({ level, fields: { process: 'primary' } });
   const drainMs = parseDuration(flags['drain-timeout']);
   if (drainMs === undefined) throw usageError(`--drain-timeout "${flags['drain-timeout']}" is not a duration like 30s`);
-  const adminPort = Number(flags['admin-port']);
-  if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) throw usageError(`--admin-port "${flags['admin-port']}" is not a port`);
+  const adminPort = portFlag(flags, 'admin-port');
+  const readinessPort = portFlag(flags, 'readiness-port');
 
   const workers = flags.workers === 'auto' ? availableParallelism() : Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1) throw usageError(`--workers "${flags.workers}" is not a number of workers (1 or more) or auto`);
@@ -125,7 +128,7 @@ async function run(paths: string[], flags: Flags, demo: boolean): Promise<number
     certsDir: certs,
     namespace: flags.namespace,
     workers,
-    ...(flags['no-admin'] ? {} : { admin: { bind: flags['admin-bind'], port: adminPort } }),
+    ...(flags['no-admin'] ? {} : { admin: { bind: flags['admin-bind'], port: adminPort, readinessPort } }),
     drainMs,
     watch: !flags['no-watch'],
     logger,
@@ -167,6 +170,12 @@ function certsDir(paths: readonly string[], flags: Flags): string {
   if (flags.certs !== undefined) return path.resolve(flags.certs);
   const beside = path.join(path.dirname(path.resolve(paths[0]!)), 'certs');
   return existsSync(beside) ? beside : path.resolve('certs');
+}
+
+function portFlag(flags: Flags, name: 'admin-port' | 'readiness-port'): number {
+  const port = Number(flags[name]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--${name} "${flags[name]}" is not a port`);
+  return port;
 }
 
 function logLevel(value: string): LogLevel {

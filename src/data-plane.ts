@@ -6,9 +6,10 @@ import { createH2Acceptor, createH2Listener } from './listeners/h2-listener.js';
 import { createStreamListener } from './listeners/stream-listener.js';
 import { createStreamHandler } from './listeners/stream-handler.js';
 import { createClusterManager } from './upstream/cluster-manager.js';
+import type { ClusterStatus } from './upstream/cluster.js';
 import { createPoolRegistry } from './upstream/pool-registry.js';
 import { createMirrors } from './upstream/mirror.js';
-import type { AccessLog } from './observability/access-log.js';
+import { accessLogSettingsOf, type AccessLog } from './observability/access-log.js';
 
 // What serves traffic: the listeners and the upstream clusters of the current snapshot. Applying
 // a snapshot swaps one reference per listener; listeners that did not change keep their sockets,
@@ -39,6 +40,7 @@ export interface DataPlane {
    */
   apply(snapshot: Snapshot, onBindFailure: 'throw' | 'report'): Promise<readonly BindFailure[]>;
   listeners(): readonly ListenerAddress[];
+  clusterStatus(): readonly ClusterStatus[];
   /** Stops accepting, lets in-flight requests finish for up to the drain time, closes the rest. */
   stop(): Promise<void>;
 }
@@ -186,9 +188,11 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
 
   return {
     async apply(snapshot, onBindFailure) {
+      options.accessLog.configure(accessLogSettingsOf(snapshot.mesh));
       clusters.update(snapshot.clusters);
       return reconcile(wantedListeners(snapshot), onBindFailure);
     },
+    clusterStatus: () => [...clusters.all()].map(({ cluster }) => cluster.status()),
     listeners: () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() })),
     async stop() {
       await Promise.all([...[...open.keys()].map(closeListener), ...draining]);

@@ -9,6 +9,8 @@ import { startAdminServer, type AdminServer, type RefusedReload } from './admin/
 import { createSupervisor, type WorkerReport } from './process/supervisor.js';
 import { toWire } from './process/messages.js';
 import { createConfigDump, type ConfigDump } from './admin/config-dump.js';
+import { mergeClusterStatus } from './admin/clusters.js';
+import { createCertsView, type CertsView } from './admin/certs.js';
 
 // The composition root, in the primary process: config pipeline -> snapshot -> workers, the
 // admin port and the file watcher. The primary loads and validates once and hands the result to
@@ -21,7 +23,8 @@ export interface GatewayOptions {
   readonly certsDir: string;
   readonly namespace: string;
   readonly workers: number;
-  readonly admin?: { readonly bind: string; readonly port: number };
+  /** The admin port and the readiness port (both on `bind`); none when undefined. */
+  readonly admin?: { readonly bind: string; readonly port: number; readonly readinessPort: number };
   readonly drainMs: number;
   readonly watch: boolean;
   readonly logger: Logger;
@@ -63,6 +66,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Plain data only: the compiled snapshot is the workers'; see config-dump.ts.
   const firstWire = toWire(first.config, first.credentials);
   let current: ConfigDump = createConfigDump(first.snapshot, firstWire);
+  let certs: CertsView = createCertsView(first.credentials ?? {});
   let ready = false;
   let lastRefused: RefusedReload | undefined;
   const supervisor = createSupervisor({
@@ -74,20 +78,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   // Readiness is served from the start (503 until every worker serves), so a load balancer never
   // sends to an instance that is still starting.
-  const admin: AdminServer | undefined =
-    options.admin === undefined
-      ? undefined
-      : await startAdminServer({
-          ...options.admin,
-          logger,
-          state: {
-            ready: () => ready,
-            configDump: () => current,
-            listeners: () => supervisor.listeners(),
-            workers: () => supervisor.stats(),
-            lastRefusedReload: () => lastRefused,
-          },
-        });
+  const state = {
+    ready: () => ready,
+    configDump: () => current,
+    listeners: () => supervisor.listeners(),
+    workers: () => supervisor.stats(),
+    clusters: async () => mergeClusterStatus(await supervisor.clusterStatus()),
+    certs: () => certs,
+    lastRefusedReload: () => lastRefused,
+  };
+  const adminServers: AdminServer[] = [];
+  const closeAdmin = () => Promise.all(adminServers.map((server) => server.close()));
+  if (options.admin !== undefined) {
+    const { bind, port, readinessPort } = options.admin;
+    try {
+      adminServers.push(await startAdminServer({ bind, port, state, logger }));
+      adminServers.push(await startAdminServer({ bind, port: readinessPort, state, logger, only: 'readiness' }));
+    } catch (err) {
+      watcher?.close();
+      await closeAdmin();
+      throw new MeshgateError('MG_ERR_LISTEN', `the admin port could not bind: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
 
   try {
     const report = await supervisor.start(current.generation, firstWire);
@@ -95,7 +107,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   } catch (err) {
     supervisor.kill();
     watcher?.close();
-    await admin?.close();
+    await closeAdmin();
     throw new MeshgateError('MG_ERR_LISTEN', `the workers could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 
@@ -114,6 +126,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     const wire = toWire(result.config, result.credentials);
     current = createConfigDump(result.snapshot, wire);
+    certs = createCertsView(result.credentials ?? {});
     logApplied(logger, await supervisor.update(generation, wire), reason, generation);
     return { applied: true, generation, issues: result.issues };
   };
@@ -143,7 +156,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ready = false;
       watcher?.close();
       await supervisor.stop();
-      await admin?.close();
+      await closeAdmin();
     },
     kill: () => supervisor.kill(),
   };

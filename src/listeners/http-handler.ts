@@ -75,7 +75,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
   };
 
   const finish = (exchange: Exchange, outcome: RetryingOutcome): void => {
-    accessLog.log(accessLogEntry(exchange, outcome));
+    if (accessLog.enabled) accessLog.log(accessLogEntry(exchange, outcome));
   };
 
   /** An endpoint lease for the destination, waiting for a DNS cluster's first answer if need be. */

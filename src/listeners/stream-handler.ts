@@ -44,6 +44,7 @@ export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerD
     const destroyOnError = () => socket.destroy();
 
     const finish = (outcome: RelayOutcome & { detail?: string }) => {
+      if (!accessLog.enabled) return;
       accessLog.log({
         startTime,
         method: '',

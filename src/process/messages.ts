@@ -2,6 +2,7 @@ import type { Resource, ValidatedConfig } from '../config/validate.js';
 import type { BindFailure, ListenerAddress } from '../data-plane.js';
 import type { LogLevel } from '../log.js';
 import type { ServerCredentials } from '../config/credentials.js';
+import type { ClusterStatus } from '../upstream/cluster.js';
 
 // The primary-to-worker channel (node:cluster IPC, structured clone). One discriminated union
 // each way, so the features that must share state across workers (rate-limit counters, metrics,
@@ -25,7 +26,9 @@ export type PrimaryMessage =
   /** Serve this configuration. `strict`: a listener that cannot bind fails the worker's start. */
   | { readonly type: 'config'; readonly generation: number; readonly config: WireConfig; readonly strict: boolean }
   /** Stop accepting, finish what is in flight, exit 0. */
-  | { readonly type: 'drain' };
+  | { readonly type: 'drain' }
+  /** The admin port's /clusters: answer with a 'clusters' message carrying the same id. */
+  | { readonly type: 'clusters'; readonly id: number };
 
 export type WorkerMessage =
   /**
@@ -39,7 +42,9 @@ export type WorkerMessage =
       readonly listeners: readonly ListenerAddress[];
       readonly bindFailures: readonly BindFailure[];
     }
-  | { readonly type: 'failed'; readonly generation: number; readonly message: string };
+  | { readonly type: 'failed'; readonly generation: number; readonly message: string }
+  /** This worker's clusters: endpoints, health, ejections and circuit-breaker counts are per worker. */
+  | { readonly type: 'clusters'; readonly id: number; readonly clusters: readonly ClusterStatus[] };
 
 export function toWire(config: ValidatedConfig, credentials: ServerCredentials = {}): WireConfig {
   const strip = <Spec>({ locate: _locate, ...rest }: Resource<Spec>): WireResource<Spec> => rest;

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import type { BindFailure, ListenerAddress } from '../data-plane.js';
+import type { ClusterStatus } from '../upstream/cluster.js';
 import { workerSettingsVariable, type PrimaryMessage, type WireConfig, type WorkerMessage, type WorkerSettings } from './messages.js';
 
 // The primary's side of node:cluster: it forks the workers, hands each the current config,
@@ -34,6 +35,8 @@ export interface Supervisor {
   update(generation: number, config: WireConfig): Promise<WorkerReport>;
   listeners(): readonly ListenerAddress[];
   stats(): WorkerStats;
+  /** Every live worker's clusters (a worker that does not answer in time is left out). */
+  clusterStatus(): Promise<readonly (readonly ClusterStatus[])[]>;
   /** Drains every worker, and ends the ones still running after the drain time. */
   stop(): Promise<void>;
   /** Ends every worker now. */
@@ -46,6 +49,8 @@ const firstBackoffMs = 100;
 const maxBackoffMs = 30_000;
 /** Time a drained worker gets, past the drain timeout, to close and exit by itself. */
 const exitGraceMs = 2000;
+/** How long the admin port waits for a worker's answer. */
+const queryTimeoutMs = 2000;
 
 interface Tracked {
   readonly worker: Worker;
@@ -70,6 +75,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let youngDeaths = 0;
   let stopping = false;
   let exited: (() => void) | undefined;
+  let queryId = 0;
+  const queries = new Map<number, (clusters: readonly ClusterStatus[]) => void>();
 
   cluster.setupPrimary({ exec: options.exec, serialization: 'advanced' });
 
@@ -100,6 +107,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'listening') {
         if (current !== undefined) send(worker, { type: 'config', ...current, strict });
+        return;
+      }
+      if (message.type === 'clusters') {
+        queries.get(message.id)?.(message.clusters);
         return;
       }
       if (message.type === 'applied') {
@@ -161,6 +172,21 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     },
     listeners: () => listeners,
     stats: () => ({ workers: live.size, restarts, pids: [...live.values()].flatMap(({ worker }) => worker.process.pid ?? []) }),
+    clusterStatus() {
+      const ask = ({ worker }: Tracked) =>
+        new Promise<readonly ClusterStatus[] | undefined>((resolve) => {
+          const id = ++queryId;
+          const done = (clusters: readonly ClusterStatus[] | undefined) => {
+            clearTimeout(timer);
+            queries.delete(id);
+            resolve(clusters);
+          };
+          const timer = setTimeout(() => done(undefined), queryTimeoutMs);
+          queries.set(id, done);
+          send(worker, { type: 'clusters', id });
+        });
+      return Promise.all([...live.values()].map(ask)).then((answers) => answers.filter((a): a is readonly ClusterStatus[] => a !== undefined));
+    },
     stop() {
       stopping = true;
       if (live.size === 0) return Promise.resolve();

@@ -31,6 +31,7 @@ const drain = () => {
 
 process.on('message', (message: PrimaryMessage) => {
   if (message.type === 'drain') return drain();
+  if (message.type === 'clusters') return send({ type: 'clusters', id: message.id, clusters: dataPlane.clusterStatus() });
   // Configurations apply in the order they were sent.
   applying = applying.then(async () => {
     try {

@@ -11,7 +11,7 @@ import { createDnsEndpoints, createStaticEndpoints, type DnsTarget, type Endpoin
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerSettings, type PickContext } from './lb/index.js';
 import { type ConnectionPoolSettings, type PoolOptions, poolOptionsFor } from './pool-options.js';
 import type { PoolRegistry } from './pool-registry.js';
-import { type CircuitBreaker, createCircuitBreaker } from './circuit-breaker.js';
+import { type CircuitBreaker, type CircuitBreakerThresholds, createCircuitBreaker } from './circuit-breaker.js';
 import { createOutlierDetector, type OutlierDetectionSettings, type TryResult } from './outlier-detection.js';
 import { createHealthChecker, type HealthCheckSettings } from './health-check.js';
 
@@ -60,8 +60,25 @@ export interface Cluster {
   /** One try's result on an endpoint, for outlier detection. */
   report(lease: UpstreamLease, result: TryResult): void;
   endpoints(): readonly Endpoint[];
+  /** What the admin port's /clusters shows of this worker's view. */
+  status(): ClusterStatus;
   /** Stops DNS refreshes, outlier sweeps and health checks; the shared pools are the registry's to close. */
   close(): void;
+}
+
+/** One cluster as one worker sees it, in the shape of Envoy's /clusters?format=json. */
+export interface ClusterStatus {
+  readonly name: string;
+  readonly circuit_breakers: CircuitBreakerThresholds & { readonly rq_active: number; readonly rq_overflow: number };
+  readonly host_statuses: readonly HostStatus[];
+}
+
+export interface HostStatus {
+  /** endpointKey(): "10.0.0.1:8080". */
+  readonly address: string;
+  readonly weight: number;
+  readonly rq_active: number;
+  readonly health_status: { readonly failed_outlier_check: boolean; readonly failed_active_health_check: boolean };
 }
 
 export interface ClusterDeps {
@@ -84,6 +101,8 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
   const active = new Map<string, number>();
   const activeRequests = (key: string): number => active.get(key) ?? 0;
   let clusterActive = 0;
+  /** Requests refused 503 UO since this cluster was built. */
+  let overflowed = 0;
   const breaker = createCircuitBreaker(config.trafficPolicy?.connectionPool);
 
   // Endpoints out of load balancing: ejected outliers and failed health checks, unless so few
@@ -137,7 +156,28 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
       health?.close();
     },
     breaker,
-    overflows: (lease) => breaker.overflows(activeRequests(lease.key), clusterActive),
+    overflows(lease) {
+      if (!breaker.overflows(activeRequests(lease.key), clusterActive)) return false;
+      overflowed++;
+      return true;
+    },
+    status() {
+      const ejected = outliers?.ejected();
+      const unhealthy = health?.unhealthy();
+      return {
+        name: config.name,
+        circuit_breakers: { ...breaker.thresholds(), rq_active: clusterActive, rq_overflow: overflowed },
+        host_statuses: endpointSet.current().map((endpoint) => {
+          const key = endpointKey(endpoint);
+          return {
+            address: key,
+            weight: endpoint.weight,
+            rq_active: activeRequests(key),
+            health_status: { failed_outlier_check: ejected?.has(key) === true, failed_active_health_check: unhealthy?.has(key) === true },
+          };
+        }),
+      };
+    },
     report(lease, result) {
       outliers?.report(lease.key, result);
     },
