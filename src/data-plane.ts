@@ -10,6 +10,7 @@ import type { ClusterStatus } from './upstream/cluster.js';
 import { createPoolRegistry } from './upstream/pool-registry.js';
 import { createMirrors } from './upstream/mirror.js';
 import { accessLogSettingsOf, type AccessLog } from './observability/access-log.js';
+import { tracingSettingsOf, type Tracing } from './observability/tracing.js';
 
 // What serves traffic: the listeners and the upstream clusters of the current snapshot. Applying
 // a snapshot swaps one reference per listener; listeners that did not change keep their sockets,
@@ -18,6 +19,7 @@ import { accessLogSettingsOf, type AccessLog } from './observability/access-log.
 export interface DataPlaneOptions {
   readonly logger: Logger;
   readonly accessLog: AccessLog;
+  readonly tracing: Tracing;
   readonly drainMs: number;
 }
 
@@ -81,7 +83,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const open = new Map<string, OpenListener>();
   const draining = new Set<Promise<void>>();
   const clusters = createClusterManager({ pools: createPoolRegistry(), logger });
-  const handlerDeps = { clusters, mirrors: createMirrors({ logger }), accessLog: options.accessLog, logger };
+  const handlerDeps = { clusters, mirrors: createMirrors({ logger }), accessLog: options.accessLog, tracing: options.tracing, logger };
 
   const closeListener = (name: string): Promise<void> => {
     const entry = open.get(name);
@@ -189,6 +191,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   return {
     async apply(snapshot, onBindFailure) {
       options.accessLog.configure(accessLogSettingsOf(snapshot.mesh));
+      options.tracing.configure(tracingSettingsOf(snapshot.mesh));
       clusters.update(snapshot.clusters);
       return reconcile(wantedListeners(snapshot), onBindFailure);
     },

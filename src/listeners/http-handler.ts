@@ -13,7 +13,8 @@ import { proxyWebSocket } from '../upstream/websocket-proxy.js';
 import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js';
 import { buildUpstreamRequestHeaders } from '../upstream/request-headers.js';
 import { upstreamFailures } from '../upstream/error-map.js';
-import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
+import { flagsText, type AccessLog, type AccessLogEntry } from '../observability/access-log.js';
+import type { RequestTrace, Tracing } from '../observability/tracing.js';
 import { tlsConnectionOf } from './tls-connection.js';
 import type { Mirrors } from '../upstream/mirror.js';
 import { runFault } from '../filters/fault/fault.js';
@@ -32,6 +33,7 @@ export interface HttpHandlerDeps {
   readonly clusters: ClusterManager;
   readonly mirrors: Mirrors;
   readonly accessLog: AccessLog;
+  readonly tracing: Tracing;
   readonly logger: Logger;
 }
 
@@ -54,10 +56,12 @@ interface Exchange {
   forwardedFor?: string;
   /** Fault injection delayed the request (flag DI, besides the outcome's own). */
   faultDelayed?: boolean;
+  /** The gateway's span, when tracing is on. */
+  trace?: RequestTrace;
 }
 
 export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): HttpHandler {
-  const { clusters, mirrors, accessLog, logger } = deps;
+  const { clusters, mirrors, accessLog, tracing, logger } = deps;
 
   const begin = (req: IncomingMessage): { exchange: Exchange; view: RequestView } => {
     // Envoy gives every request an id, local replies included, so logs can name each one.
@@ -71,11 +75,16 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
     };
     const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: ref.config.tls === undefined ? 'http' : 'https', port: ref.config.port });
+    if (tracing.enabled) exchange.trace = tracing.start(view.method, view.authority, req.url ?? '/', req.headers);
     return { exchange, view };
   };
 
   const finish = (exchange: Exchange, outcome: RetryingOutcome): void => {
     if (accessLog.enabled) accessLog.log(accessLogEntry(exchange, outcome));
+    if (exchange.trace !== undefined) {
+      const { responseFlags } = responseFlagsOf(outcome, exchange.faultDelayed === true);
+      exchange.trace.end(outcome.status, responseFlags === undefined ? undefined : flagsText(responseFlags), exchange.cluster);
+    }
   };
 
   /** An endpoint lease for the destination, waiting for a DNS cluster's first answer if need be. */
@@ -91,7 +100,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     return { lease: chosen, setCookie: hash?.setCookie, context };
   };
 
-  const upstreamRequest = (view: RequestView, route: HttpRoute, destination: RouteDestination, req: IncomingMessage) => {
+  const upstreamRequest = (view: RequestView, route: HttpRoute, destination: RouteDestination, req: IncomingMessage, trace: RequestTrace | undefined) => {
     const action = route.action;
     const pathAndQuery = view.query === '' ? view.path : `${view.path}?${view.query}`;
     const authority = destination.authority ?? view.authority;
@@ -103,6 +112,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       authority: target.authority,
       ...(forwardedClientCert === undefined ? {} : { forwardedClientCert }),
     });
+    trace?.inject(headers);
     destination.requestHeaders?.(headers);
     return { path: target.path, headers };
   };
@@ -147,7 +157,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const managed = clusters.get(destination.cluster);
     const { lease: chosen, setCookie, context } = await lease(managed, req, view);
     if (managed === undefined || chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
-    const { path, headers } = upstreamRequest(view, route, destination, req);
+    const { path, headers } = upstreamRequest(view, route, destination, req, exchange.trace);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
     const corsHeaders = route.cors?.responseHeaders(req.headers.origin);
     const mirrored =
@@ -207,7 +217,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       chosen.release();
       return finish(exchange, refuseUpgrade(socket, 503, 'UO'));
     }
-    const { path, headers } = upstreamRequest(view, found.route, destination, req);
+    const { path, headers } = upstreamRequest(view, found.route, destination, req, exchange.trace);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
     try {
       const outcome = await proxyWebSocket({

@@ -175,7 +175,8 @@ function text(value: string | undefined): string {
 // Envoy's %RESPONSE_FLAGS% order (ResponseFlagUtils), for the flags meshgate sets.
 const envoyFlagOrder: readonly ResponseFlag[] = ['UH', 'UT', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'DC', 'URX', 'UPE'];
 
-function flagsText(flags: readonly ResponseFlag[] | undefined): string {
+/** %RESPONSE_FLAGS%: `-` for none, else comma-separated in Envoy's order. */
+export function flagsText(flags: readonly ResponseFlag[] | undefined): string {
   if (flags === undefined || flags.length === 0) return '-';
   if (flags.length === 1) return flags[0] as string;
   const rank = (flag: ResponseFlag) => {
