@@ -191,7 +191,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   return {
     async apply(snapshot, onBindFailure) {
       options.accessLog.configure(accessLogSettingsOf(snapshot.mesh));
-      options.tracing.configure(tracingSettingsOf(snapshot.mesh));
+      await options.tracing.configure(tracingSettingsOf(snapshot.mesh));
       clusters.update(snapshot.clusters);
       return reconcile(wantedListeners(snapshot), onBindFailure);
     },
