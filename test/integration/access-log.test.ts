@@ -4,7 +4,7 @@ import { request } from 'undici';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { configDir, gatewayWithServersYaml, loopbackServiceEntryYaml, writeConfig } from '../helpers/config-files.js';
+import { configDir, gatewayWithServersYaml, loopbackServiceEntryYaml, singleRouteConfig, writeConfig } from '../helpers/config-files.js';
 import { eventually } from '../helpers/eventually.js';
 
 // The access log of the built gateway in both of Istio's encodings: a TEXT gateway whose lines
@@ -161,4 +161,21 @@ test('a TCP connection to a refused endpoint: UF, status 0, no method or path, i
   t.regex(String(text.cluster), /^outbound\|\d+\|\|refused-tcp\.internal$/);
   const json = await jsonLine(null);
   t.like(json, { method: null, response_code: 0, response_flags: 'UF' });
+});
+
+test('no MeshConfig: no access log (Istio\'s default); a reload that turns it on applies at once', async (t) => {
+  const port = await freePort();
+  const dir = await configDir('access-log-reload');
+  await writeConfig(dir, 'app.yaml', singleRouteConfig({ port, upstreamPort: world.app.port }));
+  const gateway = await startGatewayProcess(['--config', dir, '--no-watch'], { mesh: false });
+  t.teardown(() => gateway.stop());
+  const get = async (path: string) => (await request(`http://127.0.0.1:${port}${path}`)).body.dump();
+  await get('/ok-before');
+  await writeConfig(dir, 'mesh.yaml', 'apiVersion: meshgate.dev/v1alpha1\nkind: MeshConfig\nmetadata: { name: mesh }\nspec: { accessLogFile: /dev/stdout, accessLogEncoding: JSON }\n');
+  gateway.child.kill('SIGHUP');
+  await gateway.waitForLog((l) => l.msg === 'config reloaded' && l.generation === 2);
+  await get('/ok-after');
+  const line = await eventually(() => gateway.accessLog.find((l) => l.includes('/ok-after')));
+  t.like(JSON.parse(line), { path: '/ok-after', response_code: 200, response_flags: '-' });
+  t.deepEqual(gateway.accessLog, [line], 'nothing was logged before the reload');
 });
