@@ -104,7 +104,12 @@ export function benchTargets(env: TargetEnvironment): Target[] {
 async function startMeshgate(env: TargetEnvironment, context: TargetContext, workerArgs: readonly string[]): Promise<RunningTarget> {
   const port = await freePort();
   await writeFile(path.join(context.workDir, 'meshgate.yaml'), context.benchCase.meshgateConfig(port, { address: '127.0.0.1', port: context.upstream.port }, context.tls));
-  // The access log (stdout) goes to /dev/null: written, as in production, but not kept.
+  // The access log is on (Istio's default is off) and goes to /dev/null: written, as in
+  // production, but not kept.
+  await writeFile(
+    path.join(context.workDir, 'mesh-config.yaml'),
+    'apiVersion: meshgate.dev/v1alpha1\nkind: MeshConfig\nmetadata: { name: mesh }\nspec:\n  accessLogFile: /dev/stdout\n',
+  );
   const args = [env.meshgateCli!, 'run', '--config', context.workDir, '--no-admin', '--no-watch', '--log-level', 'warn', '--drain-timeout', '1s', ...workerArgs];
   const gateway = startProcess('meshgate', env.node, args, 'ignore');
   return { port, process: gateway, startTimeoutMs: 120_000, stop: () => gateway.stop() };

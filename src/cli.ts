@@ -28,10 +28,11 @@ Options for run and demo:
   --certs DIR            certificates: DIR/NAME/tls.crt, tls.key, ca.crt for credentialName NAME
                          (default: certs/ beside the first config path, else ./certs)
   --workers N|auto       worker processes serving traffic (default: auto, one per available core)
-  --admin-port N         admin port: the status page (/), /healthz/ready, /config_dump, /listeners,
-                         /reload, /stats/prometheus (default: 15000)
-  --admin-bind ADDR      admin address (default: 127.0.0.1)
-  --no-admin             no admin port
+  --admin-port N         admin port: the status page (/), /healthz/ready, /config_dump, /clusters,
+                         /listeners, /certs, /reload, /workers, /stats/prometheus (default: 15000)
+  --readiness-port N     readiness alone, /healthz/ready (default: 15021)
+  --admin-bind ADDR      address of the admin, readiness and Prometheus ports (default: 127.0.0.1)
+  --no-admin             neither the admin nor the readiness port
   --prometheus-port N    Prometheus metrics at /stats/prometheus, on the admin address (default: 15090)
   --no-prometheus        no Prometheus port (/stats/prometheus on the admin port stays)
   --workload-name NAME   the gateway's source_workload in Istio's metrics (default: meshgate)
@@ -46,6 +47,7 @@ const runOptions = {
   certs: { type: 'string' },
   workers: { type: 'string', default: 'auto' },
   'admin-port': { type: 'string', default: '15000' },
+  'readiness-port': { type: 'string', default: '15021' },
   'admin-bind': { type: 'string', default: '127.0.0.1' },
   'no-admin': { type: 'boolean', default: false },
   'prometheus-port': { type: 'string', default: '15090' },
@@ -121,6 +123,7 @@ async function run(paths: string[], flags: Flags, demo: boolean): Promise<number
   if (drainMs === undefined) throw usageError(`--drain-timeout "${flags['drain-timeout']}" is not a duration like 30s`);
   const adminPort = portFlag(flags, 'admin-port');
   const prometheusPort = portFlag(flags, 'prometheus-port');
+  const readinessPort = portFlag(flags, 'readiness-port');
 
   const workers = flags.workers === 'auto' ? availableParallelism() : Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1) throw usageError(`--workers "${flags.workers}" is not a number of workers (1 or more) or auto`);
@@ -132,7 +135,7 @@ async function run(paths: string[], flags: Flags, demo: boolean): Promise<number
     certsDir: certs,
     namespace: flags.namespace,
     workers,
-    ...(flags['no-admin'] ? {} : { admin: { bind: flags['admin-bind'], port: adminPort } }),
+    ...(flags['no-admin'] ? {} : { admin: { bind: flags['admin-bind'], port: adminPort, readinessPort } }),
     ...(flags['no-prometheus'] ? {} : { prometheus: { bind: flags['admin-bind'], port: prometheusPort } }),
     source: { name: flags['workload-name'], namespace: flags.namespace },
     drainMs,
@@ -178,7 +181,7 @@ function certsDir(paths: readonly string[], flags: Flags): string {
   return existsSync(beside) ? beside : path.resolve('certs');
 }
 
-function portFlag(flags: Flags, name: 'admin-port' | 'prometheus-port'): number {
+function portFlag(flags: Flags, name: 'admin-port' | 'readiness-port' | 'prometheus-port'): number {
   const port = Number(flags[name]);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--${name} "${flags[name]}" is not a port`);
   return port;

@@ -6,9 +6,11 @@ import { createH2Acceptor, createH2Listener } from './listeners/h2-listener.js';
 import { createStreamListener } from './listeners/stream-listener.js';
 import { createStreamHandler } from './listeners/stream-handler.js';
 import { createClusterManager } from './upstream/cluster-manager.js';
+import type { ClusterStatus } from './upstream/cluster.js';
 import { createPoolRegistry } from './upstream/pool-registry.js';
 import { createMirrors } from './upstream/mirror.js';
-import type { AccessLog } from './observability/access-log.js';
+import { accessLogSettingsOf, type AccessLog } from './observability/access-log.js';
+import { tracingSettingsOf, type Tracing } from './observability/tracing.js';
 import { createIstioMetrics, type SourceWorkload } from './observability/istio-metrics.js';
 import { workerMetricsJson } from './observability/worker-metrics.js';
 import type { MetricJson } from './observability/metric-json.js';
@@ -20,6 +22,7 @@ import type { MetricJson } from './observability/metric-json.js';
 export interface DataPlaneOptions {
   readonly logger: Logger;
   readonly accessLog: AccessLog;
+  readonly tracing: Tracing;
   readonly drainMs: number;
   /** Who the gateway is in Istio's metrics (source_workload...). */
   readonly source: SourceWorkload;
@@ -46,6 +49,7 @@ export interface DataPlane {
   listeners(): readonly ListenerAddress[];
   /** This worker's metrics, as prom-client JSON for the primary to add up. */
   metrics(): MetricJson[];
+  clusterStatus(): readonly ClusterStatus[];
   /** Stops accepting, lets in-flight requests finish for up to the drain time, closes the rest. */
   stop(): Promise<void>;
 }
@@ -94,7 +98,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     const version = config.subsetLabels?.version;
     return { host: config.host, ...(config.serviceNamespace === undefined ? {} : { namespace: config.serviceNamespace }), ...(version === undefined ? {} : { version }) };
   });
-  const handlerDeps = { clusters, mirrors: createMirrors({ logger }), accessLog: options.accessLog, metrics, logger };
+  const handlerDeps = { clusters, mirrors: createMirrors({ logger }), accessLog: options.accessLog, tracing: options.tracing, metrics, logger };
 
   const closeListener = (name: string): Promise<void> => {
     const entry = open.get(name);
@@ -202,9 +206,12 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
 
   return {
     async apply(snapshot, onBindFailure) {
+      options.accessLog.configure(accessLogSettingsOf(snapshot.mesh));
+      await options.tracing.configure(tracingSettingsOf(snapshot.mesh));
       clusters.update(snapshot.clusters);
       return reconcile(wantedListeners(snapshot), onBindFailure);
     },
+    clusterStatus: () => [...clusters.all()].map(({ cluster }) => cluster.status()),
     listeners: () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() })),
     metrics: () => [
       ...metrics.toJson(),

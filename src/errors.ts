@@ -27,6 +27,8 @@ export const configErrorCodes = {
   MG_ERR_CONFIG_DESTINATION_PORT: 'a destination port is missing or not one the service defines',
   MG_ERR_CONFIG_SINGLETON: 'a kind the gateway reads once (MeshConfig) is defined twice',
   MG_ERR_CONFIG_UNSUPPORTED: 'a valid Istio field meshgate does not act on yet',
+  MG_ERR_MESH_ACCESS_LOG_FILE: 'accessLogFile names a destination meshgate does not write to (only /dev/stdout)',
+  MG_ERR_MESH_PROVIDER_MISSING: 'defaultProviders names an extension provider the MeshConfig does not define',
   MG_ERR_TLS_FILE: 'a certificate, key, CA or CRL file a Gateway server names cannot be read',
   MG_ERR_TLS_PEM: 'a certificate, key, CA or CRL is not valid PEM',
   MG_ERR_TLS_KEY_MISMATCH: 'a private key does not belong to its certificate',

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { MeshgateError } from './errors.js';
 import type { Logger, LogLevel } from './log.js';
@@ -5,14 +6,16 @@ import { buildSnapshot } from './config/pipeline.js';
 import { formatIssue } from './config/issue.js';
 import type { ConfigIssue } from './config/issue.js';
 import { watchConfig, type ConfigWatcher } from './config/watch.js';
-import { startAdminServer, type AdminServer, type RefusedReload } from './admin/admin-server.js';
+import { startAdminServer, type RefusedReload } from './admin/admin-server.js';
 import { createSupervisor, type WorkerReport } from './process/supervisor.js';
 import { toWire } from './process/messages.js';
 import { createConfigDump, type ConfigDump } from './admin/config-dump.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
 import type { SourceWorkload } from './observability/istio-metrics.js';
-import { prometheusPath, servePrometheus, startPrometheusServer, type PrometheusServer } from './admin/prometheus-endpoint.js';
+import { prometheusPath, servePrometheus, startPrometheusServer } from './admin/prometheus-endpoint.js';
 import { serveStatusPage } from './admin/status-page.js';
+import { mergeClusterStatus } from './admin/clusters.js';
+import { createCertsView, type CertsView } from './admin/certs.js';
 
 // The composition root, in the primary process: config pipeline -> snapshot -> workers, the
 // admin port and the file watcher. The primary loads and validates once and hands the result to
@@ -25,7 +28,8 @@ export interface GatewayOptions {
   readonly certsDir: string;
   readonly namespace: string;
   readonly workers: number;
-  readonly admin?: { readonly bind: string; readonly port: number };
+  /** The admin port and the readiness port (both on `bind`); none when undefined. */
+  readonly admin?: { readonly bind: string; readonly port: number; readonly readinessPort: number };
   /** Where /stats/prometheus is served besides the admin port (Istio's 15090). */
   readonly prometheus?: { readonly bind: string; readonly port: number };
   /** The gateway's name and namespace in Istio's metrics (source_workload, source_workload_namespace). */
@@ -50,9 +54,6 @@ export interface Gateway {
   kill(): void;
 }
 
-/** A scrape waits this long for a worker's numbers, then answers without them. */
-const metricsTimeoutMs = 2000;
-
 const workerScript = fileURLToPath(new URL('./process/worker-main.js', import.meta.url));
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -74,6 +75,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Plain data only: the compiled snapshot is the workers'; see config-dump.ts.
   const firstWire = toWire(first.config, first.credentials);
   let current: ConfigDump = createConfigDump(first.snapshot, firstWire);
+  let certs: CertsView = createCertsView(first.credentials ?? {});
   let ready = false;
   let lastRefused: RefusedReload | undefined;
   const supervisor = createSupervisor({
@@ -82,35 +84,39 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     settings: { logLevel: options.logLevel, drainMs: options.drainMs, source: options.source },
     logger,
   });
-  const metrics = createGatewayMetrics({ workers: () => supervisor.stats(), collect: () => supervisor.collectMetrics(metricsTimeoutMs) });
+  const metrics = createGatewayMetrics({ workers: () => supervisor.stats(), collect: () => supervisor.collectMetrics() });
   metrics.applied(current.generation, first.credentials ?? {});
 
   // Readiness is served from the start (503 until every worker serves), so a load balancer never
   // sends to an instance that is still starting.
-  const admin: AdminServer | undefined =
-    options.admin === undefined
-      ? undefined
-      : await startAdminServer({
-          ...options.admin,
-          logger,
-          state: {
-            ready: () => ready,
-            configDump: () => current,
-            listeners: () => supervisor.listeners(),
-            workers: () => supervisor.stats(),
-            lastRefusedReload: () => lastRefused,
-          },
-          pages: (path, res) => {
-            if (path !== prometheusPath) return serveStatusPage(path, res);
-            servePrometheus(metrics, res, logger);
-            return true;
-          },
-        });
-  const prometheus: PrometheusServer | undefined =
-    options.prometheus === undefined ? undefined : await startPrometheusServer({ ...options.prometheus, metrics, logger }).catch(async (err: unknown) => {
-      await admin?.close();
-      throw err;
-    });
+  const state = {
+    ready: () => ready,
+    configDump: () => current,
+    listeners: () => supervisor.listeners(),
+    workers: () => supervisor.stats(),
+    clusters: async () => mergeClusterStatus(await supervisor.clusterStatus()),
+    certs: () => certs,
+    lastRefusedReload: () => lastRefused,
+  };
+  const pages = (path: string, res: ServerResponse) => {
+    if (path !== prometheusPath) return serveStatusPage(path, res);
+    servePrometheus(metrics, res, logger);
+    return true;
+  };
+  const adminServers: { close(): Promise<void> }[] = [];
+  const closeAdmin = () => Promise.all(adminServers.map((server) => server.close()));
+  try {
+    if (options.admin !== undefined) {
+      const { bind, port, readinessPort } = options.admin;
+      adminServers.push(await startAdminServer({ bind, port, state, logger, pages }));
+      adminServers.push(await startAdminServer({ bind, port: readinessPort, state, logger, only: 'readiness' }));
+    }
+    if (options.prometheus !== undefined) adminServers.push(await startPrometheusServer({ ...options.prometheus, metrics, logger }));
+  } catch (err) {
+    watcher?.close();
+    await closeAdmin();
+    throw new MeshgateError('MG_ERR_LISTEN', `an admin port could not bind: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 
   try {
     const report = await supervisor.start(current.generation, firstWire);
@@ -118,8 +124,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   } catch (err) {
     supervisor.kill();
     watcher?.close();
-    await admin?.close();
-    await prometheus?.close();
+    await closeAdmin();
     throw new MeshgateError('MG_ERR_LISTEN', `the workers could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 
@@ -139,6 +144,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     const wire = toWire(result.config, result.credentials);
     current = createConfigDump(result.snapshot, wire);
+    certs = createCertsView(result.credentials ?? {});
     logApplied(logger, await supervisor.update(generation, wire), reason, generation);
     metrics.reload('ok');
     metrics.applied(generation, result.credentials ?? {});
@@ -170,7 +176,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ready = false;
       watcher?.close();
       await supervisor.stop();
-      await Promise.all([admin?.close(), prometheus?.close()]);
+      await closeAdmin();
     },
     kill: () => supervisor.kill(),
   };

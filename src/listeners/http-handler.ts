@@ -16,6 +16,7 @@ import { upstreamFailures } from '../upstream/error-map.js';
 import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
 import type { IstioMetrics } from '../observability/istio-metrics.js';
 import { responseFlagsLabel } from '../observability/response-flags-label.js';
+import type { RequestTrace, Tracing } from '../observability/tracing.js';
 import { tlsConnectionOf } from './tls-connection.js';
 import type { Mirrors } from '../upstream/mirror.js';
 import { runFault } from '../filters/fault/fault.js';
@@ -35,6 +36,7 @@ export interface HttpHandlerDeps {
   readonly mirrors: Mirrors;
   readonly accessLog: AccessLog;
   readonly metrics: IstioMetrics;
+  readonly tracing: Tracing;
   readonly logger: Logger;
 }
 
@@ -57,10 +59,12 @@ interface Exchange {
   forwardedFor?: string;
   /** Fault injection delayed the request (flag DI, besides the outcome's own). */
   faultDelayed?: boolean;
+  /** The gateway's span, when tracing is on. */
+  trace?: RequestTrace;
 }
 
 export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): HttpHandler {
-  const { clusters, mirrors, accessLog, metrics, logger } = deps;
+  const { clusters, mirrors, accessLog, metrics, tracing, logger } = deps;
 
   const begin = (req: IncomingMessage): { exchange: Exchange; view: RequestView } => {
     // Envoy gives every request an id, local replies included, so logs can name each one.
@@ -74,6 +78,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
     };
     const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: ref.config.tls === undefined ? 'http' : 'https', port: ref.config.port });
+    if (tracing.enabled) exchange.trace = tracing.start(view.method, view.authority, req.url ?? '/', req.headers);
     return { exchange, view };
   };
 
@@ -84,7 +89,8 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const grpcStatus = req.headers['content-type']?.startsWith('application/grpc') === true ? (outcome.grpcStatus ?? '') : undefined;
     const flags = responseFlagsLabel(outcome.flag, outcome.extraFlag, exchange.faultDelayed === true);
     metrics.request(exchange.cluster, grpcStatus, outcome.status, flags, durationMs, outcome.bytesReceived, outcome.bytesSent);
-    accessLog.log(accessLogEntry(exchange, outcome, durationMs));
+    if (accessLog.enabled) accessLog.log(accessLogEntry(exchange, outcome, durationMs));
+    exchange.trace?.end(outcome.status, flags === '-' ? undefined : flags, exchange.cluster);
   };
 
   /** An endpoint lease for the destination, waiting for a DNS cluster's first answer if need be. */
@@ -100,7 +106,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     return { lease: chosen, setCookie: hash?.setCookie, context };
   };
 
-  const upstreamRequest = (view: RequestView, route: HttpRoute, destination: RouteDestination, req: IncomingMessage) => {
+  const upstreamRequest = (view: RequestView, route: HttpRoute, destination: RouteDestination, req: IncomingMessage, trace: RequestTrace | undefined) => {
     const action = route.action;
     const pathAndQuery = view.query === '' ? view.path : `${view.path}?${view.query}`;
     const authority = destination.authority ?? view.authority;
@@ -112,6 +118,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       authority: target.authority,
       ...(forwardedClientCert === undefined ? {} : { forwardedClientCert }),
     });
+    trace?.inject(headers);
     destination.requestHeaders?.(headers);
     return { path: target.path, headers };
   };
@@ -160,7 +167,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const managed = clusters.get(destination.cluster);
     const { lease: chosen, setCookie, context } = await lease(managed, req, view);
     if (managed === undefined || chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
-    const { path, headers } = upstreamRequest(view, route, destination, req);
+    const { path, headers } = upstreamRequest(view, route, destination, req, exchange.trace);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
     const corsHeaders = route.cors?.responseHeaders(req.headers.origin);
     const mirrored =
@@ -220,7 +227,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       chosen.release();
       return finish(exchange, refuseUpgrade(socket, 503, 'UO'));
     }
-    const { path, headers } = upstreamRequest(view, found.route, destination, req);
+    const { path, headers } = upstreamRequest(view, found.route, destination, req, exchange.trace);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
     try {
       const outcome = await proxyWebSocket({

@@ -49,6 +49,7 @@ export function createStreamHandler(ref: StreamListenerRef, deps: StreamHandlerD
     const finish = (outcome: RelayOutcome & { detail?: string }) => {
       // A connection closed before it was routed (NR, DC) is counted opened now.
       metrics.tcpClosed(counted ?? metrics.tcpOpened(cluster, socket), cluster, outcome.flag ?? '-');
+      if (!accessLog.enabled) return;
       accessLog.log({
         startTime,
         method: '',

@@ -1,4 +1,6 @@
 import type { ResponseFlag } from '../errors.js';
+import { accessLogStdout, type MeshConfigSpec } from '../config/kinds/mesh-config.js';
+import { flagsText } from './response-flags-label.js';
 
 // Istio's default access log, TEXT encoding: one line per request in exactly the layout of
 // istiod's EnvoyTextLogFormat (pilot/pkg/model/telemetry_logging.go), so that tools reading
@@ -13,6 +15,9 @@ import type { ResponseFlag } from '../errors.js';
 // %REQUESTED_SERVER_NAME% %ROUTE_NAME%\n
 //
 // A value that is missing prints as `-`, as Envoy prints it.
+//
+// JSON encoding: one object per line with the keys of istiod's EnvoyJSONLogFormatIstio; Envoy
+// writes numbers as numbers, a missing value as null, and no flags as "-".
 
 export interface AccessLogEntry {
   /** When the first byte of the request arrived (epoch milliseconds). */
@@ -65,7 +70,53 @@ export function formatAccessLogText(entry: AccessLogEntry): string {
   );
 }
 
+/** One access log line in Istio's JSON encoding, newline included. */
+export function formatAccessLogJson(entry: AccessLogEntry): string {
+  return `${JSON.stringify({
+    start_time: new Date(entry.startTime).toISOString(),
+    route_name: json(entry.routeName),
+    method: json(entry.method),
+    path: json(entry.path),
+    protocol: json(entry.protocol),
+    response_code: entry.responseCode,
+    response_flags: flagsText(entry.responseFlags),
+    response_code_details: json(entry.responseCodeDetails),
+    connection_termination_details: json(entry.connectionTerminationDetails),
+    upstream_transport_failure_reason: json(entry.upstreamTransportFailureReason),
+    bytes_received: entry.bytesReceived,
+    bytes_sent: entry.bytesSent,
+    duration: Math.round(entry.durationMs),
+    // A response header in Envoy's format, so a string.
+    upstream_service_time: entry.upstreamServiceTimeMs === undefined ? null : String(Math.round(entry.upstreamServiceTimeMs)),
+    x_forwarded_for: json(entry.forwardedFor),
+    user_agent: json(entry.userAgent),
+    request_id: json(entry.requestId),
+    authority: json(entry.authority),
+    upstream_host: json(entry.upstreamHost),
+    upstream_cluster: json(entry.upstreamCluster),
+    upstream_local_address: json(entry.upstreamLocalAddress),
+    downstream_local_address: json(entry.downstreamLocalAddress),
+    downstream_remote_address: json(entry.downstreamRemoteAddress),
+    requested_server_name: json(entry.requestedServerName),
+  })}\n`;
+}
+
+/** How the access log writes, from the MeshConfig; undefined is off. */
+export interface AccessLogSettings {
+  readonly encoding: 'TEXT' | 'JSON';
+  /** Only requests with status >= 400 or any response flag (meshgate's accessLogErrorsOnly). */
+  readonly errorsOnly: boolean;
+}
+
+export function accessLogSettingsOf(mesh: MeshConfigSpec): AccessLogSettings | undefined {
+  return mesh.accessLogFile === accessLogStdout ? { encoding: mesh.accessLogEncoding, errorsOnly: mesh.accessLogErrorsOnly } : undefined;
+}
+
 export interface AccessLog {
+  /** False when the log is off: callers skip building entries at all. */
+  readonly enabled: boolean;
+  /** Applies a reloaded MeshConfig's settings (undefined: off). */
+  configure(settings: AccessLogSettings | undefined): void;
   log(entry: AccessLogEntry): void;
   /** Writes what is buffered now (before a process exits). */
   flush(): void;
@@ -75,13 +126,15 @@ export interface AccessLog {
 const flushBytes = 64 * 1024;
 
 /**
- * An access log writing text lines (to stdout unless told otherwise). Node writes to a pipe or a
- * file synchronously, one syscall per write, so the lines of one event-loop turn go out in one
- * write (Envoy buffers its access log too). A quiet gateway still writes each line at once.
+ * An access log writing lines (to stdout unless told otherwise), off until configured. Node writes
+ * to a pipe or a file synchronously, one syscall per write, so the lines of one event-loop turn go
+ * out in one write (Envoy buffers its access log too). A quiet gateway still writes each line at once.
  */
 export function createAccessLog(write: (text: string) => void = (text) => process.stdout.write(text)): AccessLog {
   let pending = '';
   let scheduled = false;
+  let format = formatAccessLogText;
+  let errorsOnly = false;
   const flush = () => {
     scheduled = false;
     if (pending === '') return;
@@ -89,9 +142,17 @@ export function createAccessLog(write: (text: string) => void = (text) => proces
     pending = '';
     write(text);
   };
-  return Object.freeze({
+  const log = {
+    enabled: false,
+    configure(settings: AccessLogSettings | undefined) {
+      log.enabled = settings !== undefined;
+      format = settings?.encoding === 'JSON' ? formatAccessLogJson : formatAccessLogText;
+      errorsOnly = settings?.errorsOnly === true;
+    },
     log(entry: AccessLogEntry) {
-      pending += formatAccessLogText(entry);
+      if (!log.enabled) return;
+      if (errorsOnly && entry.responseCode < 400 && (entry.responseFlags === undefined || entry.responseFlags.length === 0)) return;
+      pending += format(entry);
       if (pending.length >= flushBytes) flush();
       else if (!scheduled) {
         scheduled = true;
@@ -99,7 +160,12 @@ export function createAccessLog(write: (text: string) => void = (text) => proces
       }
     },
     flush,
-  });
+  };
+  return log;
+}
+
+function json(value: string | undefined): string | null {
+  return value === undefined || value === '' ? null : value;
 }
 
 /** A value as Envoy prints it: `-` when missing or empty. (Node's parser lets no CR/LF into headers.) */
@@ -108,14 +174,3 @@ function text(value: string | undefined): string {
 }
 
 // Envoy's %RESPONSE_FLAGS% order (ResponseFlagUtils), for the flags meshgate sets.
-const envoyFlagOrder: readonly ResponseFlag[] = ['UH', 'UT', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'DC', 'URX', 'UPE'];
-
-function flagsText(flags: readonly ResponseFlag[] | undefined): string {
-  if (flags === undefined || flags.length === 0) return '-';
-  if (flags.length === 1) return flags[0] as string;
-  const rank = (flag: ResponseFlag) => {
-    const index = envoyFlagOrder.indexOf(flag);
-    return index === -1 ? envoyFlagOrder.length : index;
-  };
-  return [...flags].sort((a, b) => rank(a) - rank(b)).join(',');
-}

@@ -10,14 +10,16 @@ export function workerMetricsJson(clusters: ClusterManager, pools: PoolRegistry)
   const endpoints: MetricValueJson[] = [];
   const ejections: MetricValueJson[] = [];
   for (const { config, cluster } of clusters.all()) {
-    const health = cluster.health();
-    const out = health.ejected + health.unhealthy;
+    const status = cluster.status();
+    const hosts = status.host_statuses;
+    const ejected = hosts.filter((host) => host.health_status.failed_outlier_check).length;
+    const unhealthy = hosts.filter((host) => host.health_status.failed_active_health_check).length;
     endpoints.push(
-      { value: Math.max(health.endpoints - out, 0), labels: { cluster: config.name, health: 'healthy' } },
-      { value: health.ejected, labels: { cluster: config.name, health: 'ejected' } },
-      { value: health.unhealthy, labels: { cluster: config.name, health: 'unhealthy' } },
+      { value: Math.max(hosts.length - ejected - unhealthy, 0), labels: { cluster: config.name, health: 'healthy' } },
+      { value: ejected, labels: { cluster: config.name, health: 'ejected' } },
+      { value: unhealthy, labels: { cluster: config.name, health: 'unhealthy' } },
     );
-    ejections.push({ value: health.ejections, labels: { cluster: config.name } });
+    ejections.push({ value: status.outlier_ejections_total, labels: { cluster: config.name } });
   }
   const poolValues: Record<'connected' | 'free' | 'pending' | 'running', MetricValueJson[]> = { connected: [], free: [], pending: [], running: [] };
   for (const { origin, stats } of pools.stats()) {

@@ -4,6 +4,7 @@ import type { LogLevel } from '../log.js';
 import type { ServerCredentials } from '../config/credentials.js';
 import type { SourceWorkload } from '../observability/istio-metrics.js';
 import type { MetricJson } from '../observability/metric-json.js';
+import type { ClusterStatus } from '../upstream/cluster.js';
 
 // The primary-to-worker channel (node:cluster IPC, structured clone). One discriminated union
 // each way, so the features that must share state across workers (rate-limit counters, metrics,
@@ -31,7 +32,9 @@ export type PrimaryMessage =
   /** Stop accepting, finish what is in flight, exit 0. */
   | { readonly type: 'drain' }
   /** Send your metrics (a scrape of /stats/prometheus); `id` pairs the answer with the scrape. */
-  | { readonly type: 'metrics'; readonly id: number };
+  | { readonly type: 'metrics'; readonly id: number }
+  /** The admin port's /clusters: answer with a 'clusters' message carrying the same id. */
+  | { readonly type: 'clusters'; readonly id: number };
 
 export type WorkerMessage =
   /**
@@ -46,7 +49,9 @@ export type WorkerMessage =
       readonly bindFailures: readonly BindFailure[];
     }
   | { readonly type: 'failed'; readonly generation: number; readonly message: string }
-  | { readonly type: 'metrics'; readonly id: number; readonly metrics: readonly MetricJson[] };
+  | { readonly type: 'metrics'; readonly id: number; readonly metrics: readonly MetricJson[] }
+  /** This worker's clusters: endpoints, health, ejections and circuit-breaker counts are per worker. */
+  | { readonly type: 'clusters'; readonly id: number; readonly clusters: readonly ClusterStatus[] };
 
 export function toWire(config: ValidatedConfig, credentials: ServerCredentials = {}): WireConfig {
   const strip = <Spec>({ locate: _locate, ...rest }: Resource<Spec>): WireResource<Spec> => rest;

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import type { BindFailure, ListenerAddress } from '../data-plane.js';
 import type { MetricJson } from '../observability/metric-json.js';
+import type { ClusterStatus } from '../upstream/cluster.js';
 import { workerSettingsVariable, type PrimaryMessage, type WireConfig, type WorkerMessage, type WorkerSettings } from './messages.js';
 
 // The primary's side of node:cluster: it forks the workers, hands each the current config,
@@ -35,8 +36,10 @@ export interface Supervisor {
   update(generation: number, config: WireConfig): Promise<WorkerReport>;
   listeners(): readonly ListenerAddress[];
   stats(): WorkerStats;
-  /** Every live worker's metrics; a worker that does not answer within `timeoutMs` is left out. */
-  collectMetrics(timeoutMs: number): Promise<(readonly MetricJson[])[]>;
+  /** Every live worker's metrics; a worker that does not answer in time is left out. */
+  collectMetrics(): Promise<(readonly MetricJson[])[]>;
+  /** Every live worker's clusters (a worker that does not answer in time is left out). */
+  clusterStatus(): Promise<(readonly ClusterStatus[])[]>;
   /** Drains every worker, and ends the ones still running after the drain time. */
   stop(): Promise<void>;
   /** Ends every worker now. */
@@ -49,6 +52,8 @@ const firstBackoffMs = 100;
 const maxBackoffMs = 30_000;
 /** Time a drained worker gets, past the drain timeout, to close and exit by itself. */
 const exitGraceMs = 2000;
+/** How long the admin port waits for a worker's answer. */
+const queryTimeoutMs = 2000;
 
 interface Tracked {
   readonly worker: Worker;
@@ -73,13 +78,31 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let youngDeaths = 0;
   let stopping = false;
   let exited: (() => void) | undefined;
-  let metricsRequests = 0;
-  const metricsWaiters = new Map<number, (metrics: readonly MetricJson[]) => void>();
+  let queryId = 0;
+  /** The questions asked of workers (metrics, clusters) that wait for their answer, by id. */
+  const queries = new Map<number, (answer: unknown) => void>();
 
   cluster.setupPrimary({ exec: options.exec, serialization: 'advanced' });
 
   const send = (worker: Worker, message: PrimaryMessage) => {
     if (worker.isConnected()) worker.send(message);
+  };
+
+  /** Asks every live worker one question; resolves with the answers that came within queryTimeoutMs. */
+  const askWorkers = <Answer>(type: 'metrics' | 'clusters'): Promise<Answer[]> => {
+    const ask = ({ worker }: Tracked) =>
+      new Promise<Answer | undefined>((resolve) => {
+        const id = ++queryId;
+        const done = (answer: Answer | undefined) => {
+          clearTimeout(timer);
+          queries.delete(id);
+          resolve(answer);
+        };
+        const timer = setTimeout(() => done(undefined), queryTimeoutMs);
+        queries.set(id, done as (answer: unknown) => void);
+        send(worker, { type, id });
+      });
+    return Promise.all([...live.values()].filter(({ worker }) => worker.isConnected()).map(ask)).then((answers) => answers.filter((a): a is Awaited<Answer> & Answer => a !== undefined));
   };
 
   const settle = () => {
@@ -107,8 +130,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         if (current !== undefined) send(worker, { type: 'config', ...current, strict });
         return;
       }
-      if (message.type === 'metrics') {
-        metricsWaiters.get(message.id)?.(message.metrics);
+      if (message.type === 'metrics' || message.type === 'clusters') {
+        queries.get(message.id)?.(message.type === 'metrics' ? message.metrics : message.clusters);
         return;
       }
       if (message.type === 'applied') {
@@ -170,30 +193,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     },
     listeners: () => listeners,
     stats: () => ({ workers: live.size, restarts, pids: [...live.values()].flatMap(({ worker }) => worker.process.pid ?? []) }),
-    collectMetrics(timeoutMs) {
-      const asked = [...live.values()].filter(({ worker }) => worker.isConnected());
-      return new Promise((resolve) => {
-        const answers: (readonly MetricJson[])[] = [];
-        const ids: number[] = [];
-        const done = () => {
-          clearTimeout(timer);
-          for (const id of ids) metricsWaiters.delete(id);
-          resolve(answers);
-        };
-        const timer = setTimeout(done, timeoutMs);
-        if (asked.length === 0) return done();
-        for (const { worker } of asked) {
-          const id = ++metricsRequests;
-          ids.push(id);
-          metricsWaiters.set(id, (metrics) => {
-            metricsWaiters.delete(id);
-            answers.push(metrics);
-            if (answers.length === asked.length) done();
-          });
-          send(worker, { type: 'metrics', id });
-        }
-      });
-    },
+    collectMetrics: () => askWorkers<readonly MetricJson[]>('metrics'),
+    clusterStatus: () => askWorkers<readonly ClusterStatus[]>('clusters'),
     stop() {
       stopping = true;
       if (live.size === 0) return Promise.resolve();

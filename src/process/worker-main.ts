@@ -3,6 +3,7 @@ import { createLogger } from '../log.js';
 import { compileSnapshot } from '../config/compile.js';
 import { createDataPlane } from '../data-plane.js';
 import { createAccessLog } from '../observability/access-log.js';
+import { createTracing } from '../observability/tracing.js';
 import { fromWire, workerSettingsVariable, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.js';
 
 // A worker process: it serves traffic from the configuration the primary sends. It never reads
@@ -12,7 +13,8 @@ import { fromWire, workerSettingsVariable, type PrimaryMessage, type WorkerMessa
 const settings = JSON.parse(process.env[workerSettingsVariable] ?? '{}') as WorkerSettings;
 const logger = createLogger({ level: settings.logLevel, fields: { worker: cluster.worker?.id } });
 const accessLog = createAccessLog();
-const dataPlane = createDataPlane({ logger, accessLog, drainMs: settings.drainMs, source: settings.source });
+const tracing = createTracing();
+const dataPlane = createDataPlane({ logger, accessLog, tracing, drainMs: settings.drainMs, source: settings.source });
 const send = (message: WorkerMessage) => process.send?.(message);
 
 let applying: Promise<unknown> = Promise.resolve();
@@ -23,6 +25,8 @@ const drain = () => {
   draining = true;
   void applying
     .then(() => dataPlane.stop())
+    // The spans of the last requests reach the collector before the process ends.
+    .then(() => tracing.shutdown().catch((err: unknown) => logger.warn('spans not exported', { err })))
     .then(() => {
       accessLog.flush();
       process.exit(0);
@@ -32,6 +36,7 @@ const drain = () => {
 process.on('message', (message: PrimaryMessage) => {
   if (message.type === 'drain') return drain();
   if (message.type === 'metrics') return send({ type: 'metrics', id: message.id, metrics: dataPlane.metrics() });
+  if (message.type === 'clusters') return send({ type: 'clusters', id: message.id, clusters: dataPlane.clusterStatus() });
   // Configurations apply in the order they were sent.
   applying = applying.then(async () => {
     try {

@@ -14,6 +14,17 @@ export interface CircuitBreaker {
   /** Takes a retry slot; false when maxRetries retries are in flight. */
   startRetry(): boolean;
   endRetry(): void;
+  /** The limits (null: none) and the retries in flight, for the admin port's /clusters. */
+  thresholds(): CircuitBreakerThresholds;
+}
+
+/** Envoy's /clusters circuit_breakers.thresholds field names. */
+export interface CircuitBreakerThresholds {
+  readonly max_connections: number | null;
+  readonly max_pending_requests: number | null;
+  readonly max_requests: number | null;
+  readonly max_retries: number | null;
+  readonly retries_in_flight: number;
 }
 
 // 2^32-1 (Istio's default) and proto3's 0 both mean no limit.
@@ -39,5 +50,16 @@ export function createCircuitBreaker(settings: ConnectionPoolSettings | undefine
     endRetry() {
       retriesInFlight = Math.max(0, retriesInFlight - 1);
     },
+    thresholds: () => ({
+      max_connections: finite(connections),
+      max_pending_requests: finite(connections === Infinity ? Infinity : pending),
+      max_requests: finite(requests),
+      max_retries: finite(retries),
+      retries_in_flight: retriesInFlight,
+    }),
   };
+}
+
+function finite(value: number): number | null {
+  return value === Infinity ? null : value;
 }

@@ -11,7 +11,7 @@ import { createDnsEndpoints, createStaticEndpoints, type DnsTarget, type Endpoin
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerSettings, type PickContext } from './lb/index.js';
 import { type ConnectionPoolSettings, type PoolOptions, poolOptionsFor } from './pool-options.js';
 import type { PoolRegistry } from './pool-registry.js';
-import { type CircuitBreaker, createCircuitBreaker } from './circuit-breaker.js';
+import { type CircuitBreaker, type CircuitBreakerThresholds, createCircuitBreaker } from './circuit-breaker.js';
 import { createOutlierDetector, type OutlierDetectionSettings, type TryResult } from './outlier-detection.js';
 import { createHealthChecker, type HealthCheckSettings } from './health-check.js';
 
@@ -39,15 +39,6 @@ export interface ClusterConfig {
   readonly serviceNamespace?: string;
 }
 
-/** Endpoints by state, for the metrics; each worker checks and ejects on its own. */
-export interface ClusterHealth {
-  readonly endpoints: number;
-  readonly ejected: number;
-  readonly unhealthy: number;
-  /** Outlier ejections since the cluster was built. */
-  readonly ejections: number;
-}
-
 /** One request's use of an endpoint; release() once the exchange is over (it counts only once). */
 export interface UpstreamLease {
   readonly endpoint: Endpoint;
@@ -73,9 +64,27 @@ export interface Cluster {
   /** One try's result on an endpoint, for outlier detection. */
   report(lease: UpstreamLease, result: TryResult): void;
   endpoints(): readonly Endpoint[];
-  health(): ClusterHealth;
+  /** What the admin port's /clusters and the endpoint metrics show of this worker's view. */
+  status(): ClusterStatus;
   /** Stops DNS refreshes, outlier sweeps and health checks; the shared pools are the registry's to close. */
   close(): void;
+}
+
+/** One cluster as one worker sees it, in the shape of Envoy's /clusters?format=json. */
+export interface ClusterStatus {
+  readonly name: string;
+  readonly circuit_breakers: CircuitBreakerThresholds & { readonly rq_active: number; readonly rq_overflow: number };
+  /** Outlier ejections since the cluster was built (Envoy's outlier_detection.ejections_total). */
+  readonly outlier_ejections_total: number;
+  readonly host_statuses: readonly HostStatus[];
+}
+
+export interface HostStatus {
+  /** endpointKey(): "10.0.0.1:8080". */
+  readonly address: string;
+  readonly weight: number;
+  readonly rq_active: number;
+  readonly health_status: { readonly failed_outlier_check: boolean; readonly failed_active_health_check: boolean };
 }
 
 export interface ClusterDeps {
@@ -98,6 +107,8 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
   const active = new Map<string, number>();
   const activeRequests = (key: string): number => active.get(key) ?? 0;
   let clusterActive = 0;
+  /** Requests refused 503 UO since this cluster was built. */
+  let overflowed = 0;
   const breaker = createCircuitBreaker(config.trafficPolicy?.connectionPool);
 
   // Endpoints out of load balancing: ejected outliers and failed health checks, unless so few
@@ -145,19 +156,35 @@ export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster
     poolOptions,
     ready: () => endpointSet.ready(),
     endpoints: () => endpointSet.current(),
-    health: () => ({
-      endpoints: endpointSet.current().length,
-      ejected: outliers?.ejected().size ?? 0,
-      unhealthy: health?.unhealthy().size ?? 0,
-      ejections: outliers?.ejections() ?? 0,
-    }),
     close() {
       endpointSet.close();
       outliers?.close();
       health?.close();
     },
     breaker,
-    overflows: (lease) => breaker.overflows(activeRequests(lease.key), clusterActive),
+    overflows(lease) {
+      if (!breaker.overflows(activeRequests(lease.key), clusterActive)) return false;
+      overflowed++;
+      return true;
+    },
+    status() {
+      const ejected = outliers?.ejected();
+      const unhealthy = health?.unhealthy();
+      return {
+        name: config.name,
+        circuit_breakers: { ...breaker.thresholds(), rq_active: clusterActive, rq_overflow: overflowed },
+        outlier_ejections_total: outliers?.ejections() ?? 0,
+        host_statuses: endpointSet.current().map((endpoint) => {
+          const key = endpointKey(endpoint);
+          return {
+            address: key,
+            weight: endpoint.weight,
+            rq_active: activeRequests(key),
+            health_status: { failed_outlier_check: ejected?.has(key) === true, failed_active_health_check: unhealthy?.has(key) === true },
+          };
+        }),
+      };
+    },
     report(lease, result) {
       outliers?.report(lease.key, result);
     },

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { configDir, writeConfig } from './config-files.js';
 
 // Runs the built gateway (dist/cli.js, what `npm test` builds) as a real process and reads
 // its JSON log lines, so integration tests exercise exactly what a user runs.
@@ -16,6 +17,7 @@ export interface LogLine {
 export interface GatewayProcess {
   readonly child: ChildProcess;
   readonly adminPort: number;
+  readonly readinessPort: number;
   readonly logs: LogLine[];
   readonly accessLog: string[];
   /** Resolves with the first log line that satisfies `test`, seen already or still to come. */
@@ -23,9 +25,24 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startGatewayProcess(args: string[], options: { timeoutMs?: number } = {}): Promise<GatewayProcess> {
+/** The MeshConfig every test gateway gets: the access log on stdout (Istio's default is off). */
+export const testMeshSpec = 'accessLogFile: /dev/stdout\n';
+
+/**
+ * `mesh`: the MeshConfig spec (YAML under `spec:`, unindented), testMeshSpec unless given; pass
+ * `false` when the test's own config has a MeshConfig.
+ */
+export async function startGatewayProcess(args: string[], options: { timeoutMs?: number; mesh?: string | false } = {}): Promise<GatewayProcess> {
+  const meshArgs: string[] = [];
+  if (options.mesh !== false) {
+    const spec = (options.mesh ?? testMeshSpec).replace(/^(?=.)/gm, '  ');
+    const file = await writeConfig(await configDir('mesh'), 'mesh-config.yaml', `apiVersion: meshgate.dev/v1alpha1\nkind: MeshConfig\nmetadata:\n  name: mesh\nspec:\n${spec}`);
+    meshArgs.push('--config', file);
+  }
   // One worker unless a test asks for more: several tests count exactly what one process does.
-  const child = spawn(process.execPath, [cliPath, 'run', '--admin-port', '0', '--prometheus-port', '0', '--workers', '1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, 'run', '--admin-port', '0', '--readiness-port', '0', '--prometheus-port', '0', '--workers', '1', ...meshArgs, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: LogLine[] = [];
   const accessLog: string[] = [];
   const waiters = new Set<{ test: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
@@ -72,9 +89,11 @@ export async function startGatewayProcess(args: string[], options: { timeoutMs?:
 
   // The admin port answers first (readiness 503); traffic is served once every worker is ready.
   let admin: LogLine;
+  let readiness: LogLine;
   try {
     await waitForLog((l) => l.msg === 'gateway ready');
     admin = await waitForLog((l) => l.msg === 'admin ready');
+    readiness = await waitForLog((l) => l.msg === 'readiness ready');
   } catch (err) {
     // A gateway that never became ready must not outlive the test, holding its ports and CPU.
     if (child.exitCode === null) child.kill('SIGKILL');
@@ -83,6 +102,7 @@ export async function startGatewayProcess(args: string[], options: { timeoutMs?:
   return {
     child,
     adminPort: admin.port as number,
+    readinessPort: readiness.port as number,
     logs,
     accessLog,
     waitForLog,

@@ -139,6 +139,14 @@ test('the upstream sees forwarding headers and a request id', async (t) => {
   t.is(headers.host, 'bookinfo.example.com');
 });
 
+test('with no tracing provider the gateway takes no part in a trace: the client\'s trace headers arrive as sent', async (t) => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const headers = (await get('/productpage', { traceparent, 'x-b3-traceid': 'a3ce929d0e0e4736', 'x-b3-spanid': '00f067aa0ba902b7' })).json().headers;
+  t.is(headers.traceparent, traceparent);
+  t.is(headers['x-b3-spanid'], '00f067aa0ba902b7');
+  t.is(headers['x-b3-parentspanid'], undefined);
+});
+
 test('no matching route is 404 with response flag NR in the access log', async (t) => {
   const res = await get('/nowhere-at-all');
   t.is(res.status, 404);

@@ -87,6 +87,9 @@ test('command-line mistakes exit 2 with usage', async (t) => {
   t.regex(unknown.stderr, /unknown command "frobnicate"/);
   const badFlag = await meshgate('run', '--config', 'gateways/', '--no-such-flag');
   t.is(badFlag.code, 2);
+  const badPort = await meshgate('run', '--config', 'gateways/', '--readiness-port', '99999');
+  t.is(badPort.code, 2);
+  t.regex(badPort.stderr, /--readiness-port "99999" is not a port/);
 });
 
 test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { createAccessLog, formatAccessLogText, type AccessLogEntry } from '../../src/observability/access-log.js';
+import { accessLogSettingsOf, createAccessLog, formatAccessLogJson, formatAccessLogText, type AccessLogEntry } from '../../src/observability/access-log.js';
+import { MeshConfigSpec } from '../../src/config/kinds/mesh-config.js';
 
 // The example line of Istio's docs (access log task, default format), as an entry.
 const entry: AccessLogEntry = {
@@ -99,6 +100,7 @@ test("several flags print comma-separated in Envoy's order, whatever order they 
 test('createAccessLog writes the lines of one event-loop turn together, one line per entry', async (t) => {
   const writes: string[] = [];
   const log = createAccessLog((text) => writes.push(text));
+  log.configure({ encoding: 'TEXT', errorsOnly: false });
   log.log(entry);
   log.log({ ...entry, responseCode: 503, responseFlags: ['UF'] });
   t.deepEqual(writes, [], 'nothing written before the turn ends');
@@ -113,6 +115,7 @@ test('createAccessLog writes the lines of one event-loop turn together, one line
 test('createAccessLog writes at once past 64 KiB, and flush() empties the buffer', (t) => {
   const writes: string[] = [];
   const log = createAccessLog((text) => writes.push(text));
+  log.configure({ encoding: 'TEXT', errorsOnly: false });
   const lineLength = formatAccessLogText(entry).length;
   const perFlush = Math.ceil((64 * 1024) / lineLength);
   for (let i = 0; i < perFlush + 3; i++) log.log(entry);
@@ -123,4 +126,62 @@ test('createAccessLog writes at once past 64 KiB, and flush() empties the buffer
   t.is(writes[1]!.length, 3 * lineLength);
   log.flush();
   t.is(writes.length, 2, 'an empty buffer writes nothing');
+});
+
+// The keys of istiod's EnvoyJSONLogFormatIstio (pilot/pkg/model/telemetry_logging.go).
+const istioJsonKeys = [
+  'authority', 'bytes_received', 'bytes_sent', 'connection_termination_details', 'downstream_local_address',
+  'downstream_remote_address', 'duration', 'method', 'path', 'protocol', 'request_id', 'requested_server_name',
+  'response_code', 'response_code_details', 'response_flags', 'route_name', 'start_time', 'upstream_cluster',
+  'upstream_host', 'upstream_local_address', 'upstream_service_time', 'upstream_transport_failure_reason',
+  'user_agent', 'x_forwarded_for',
+];
+
+test('a JSON line has exactly Istio\'s keys, numbers as numbers, null for what is missing, - for no flags', (t) => {
+  const line = formatAccessLogJson(entry);
+  t.true(line.endsWith('}\n'));
+  const parsed = JSON.parse(line) as Record<string, unknown>;
+  t.deepEqual(Object.keys(parsed).sort(), istioJsonKeys);
+  t.like(parsed, {
+    start_time: '2020-11-25T21:26:18.409Z',
+    method: 'GET',
+    path: '/status/418',
+    response_code: 418,
+    response_flags: '-',
+    bytes_sent: 135,
+    duration: 4,
+    upstream_service_time: '4',
+    x_forwarded_for: null,
+    upstream_cluster: 'outbound|8000||httpbin.foo.svc.cluster.local',
+    route_name: 'default',
+  });
+  t.is(JSON.parse(formatAccessLogJson({ ...entry, responseFlags: ['URX', 'UF'] })).response_flags, 'UF,URX');
+});
+
+test('the log is off until configured, and off again for accessLogFile ""', async (t) => {
+  const writes: string[] = [];
+  const log = createAccessLog((text) => writes.push(text));
+  t.false(log.enabled);
+  log.log(entry);
+  log.configure(accessLogSettingsOf(MeshConfigSpec.parse({ accessLogFile: '/dev/stdout', accessLogEncoding: 'JSON' })));
+  t.true(log.enabled);
+  log.log(entry);
+  log.configure(accessLogSettingsOf(MeshConfigSpec.parse({})));
+  t.false(log.enabled);
+  log.log(entry);
+  log.flush();
+  t.is(writes.join(''), formatAccessLogJson(entry));
+});
+
+test('errors only: status >= 400 or any response flag is written, the rest is not', (t) => {
+  const writes: string[] = [];
+  const log = createAccessLog((text) => writes.push(text));
+  log.configure(accessLogSettingsOf(MeshConfigSpec.parse({ accessLogFile: '/dev/stdout', accessLogErrorsOnly: true })));
+  log.log({ ...entry, responseCode: 200, path: '/ok' });
+  log.log({ ...entry, responseCode: 200, path: '/delayed', responseFlags: ['DI'] });
+  log.log({ ...entry, responseCode: 404, path: '/missing' });
+  log.log({ ...entry, responseCode: 0, path: '', responseFlags: ['UF'] });
+  log.flush();
+  const paths = writes.join('').trimEnd().split('\n').map((line) => /^\[[^\]]+\] "\S+ (\S+) /.exec(line)?.[1]);
+  t.deepEqual(paths, ['/delayed', '/missing', '-']);
 });

@@ -188,7 +188,13 @@ test('ejected endpoints are skipped by choose; below minHealthPercent ejection i
   t.deepEqual(picks(strict), ['10.0.0.2:8080', '10.0.0.3:8080']);
   fail(strict, 2);
   t.deepEqual(picks(strict), ['10.0.0.3:8080']);
-  t.deepEqual(strict.health(), { endpoints: 3, ejected: 2, unhealthy: 0, ejections: 2 }, 'what meshgate_cluster_endpoints and meshgate_outlier_ejections_total read');
+  const status = strict.status();
+  t.deepEqual(
+    status.host_statuses.map((host) => host.health_status.failed_outlier_check),
+    [true, true, false],
+    'what /clusters and meshgate_cluster_endpoints read',
+  );
+  t.is(status.outlier_ejections_total, 2, 'what meshgate_outlier_ejections_total reads');
 
   // 50%: with one of three out (67% healthy) ejection holds; with two out (33%) all three serve.
   const panicky = build(50);
