@@ -9,6 +9,8 @@ import { createClusterManager } from './upstream/cluster-manager.js';
 import { createPoolRegistry } from './upstream/pool-registry.js';
 import { createMirrors } from './upstream/mirror.js';
 import type { AccessLog } from './observability/access-log.js';
+import { createRateLimitBackends } from './filters/ratelimit/rate-limit-backends.js';
+import type { Consumed, LimitSpec } from './filters/ratelimit/limit-spec.js';
 
 // What serves traffic: the listeners and the upstream clusters of the current snapshot. Applying
 // a snapshot swaps one reference per listener; listeners that did not change keep their sockets,
@@ -18,6 +20,10 @@ export interface DataPlaneOptions {
   readonly logger: Logger;
   readonly accessLog: AccessLog;
   readonly drainMs: number;
+  /** Workers of the gateway: with more than one, Local rate limits are counted by the primary. */
+  readonly workers: number;
+  /** Sends a Local rate-limit check to the primary (several workers). */
+  readonly askRateLimit: (id: number, limit: LimitSpec, key: string) => void;
 }
 
 export interface ListenerAddress {
@@ -39,6 +45,8 @@ export interface DataPlane {
    */
   apply(snapshot: Snapshot, onBindFailure: 'throw' | 'report'): Promise<readonly BindFailure[]>;
   listeners(): readonly ListenerAddress[];
+  /** The primary's answer to a Local rate-limit check. */
+  rateLimitResult(id: number, result: Consumed): void;
   /** Stops accepting, lets in-flight requests finish for up to the drain time, closes the rest. */
   stop(): Promise<void>;
 }
@@ -79,7 +87,8 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const open = new Map<string, OpenListener>();
   const draining = new Set<Promise<void>>();
   const clusters = createClusterManager({ pools: createPoolRegistry(), logger });
-  const handlerDeps = { clusters, mirrors: createMirrors({ logger }), accessLog: options.accessLog, logger };
+  const rateLimits = createRateLimitBackends({ workers: options.workers, logger, ask: options.askRateLimit });
+  const handlerDeps = { clusters, mirrors: createMirrors({ logger }), accessLog: options.accessLog, logger, rateLimits };
 
   const closeListener = (name: string): Promise<void> => {
     const entry = open.get(name);
@@ -187,12 +196,15 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   return {
     async apply(snapshot, onBindFailure) {
       clusters.update(snapshot.clusters);
+      rateLimits.configure(snapshot.rateLimitBackend);
       return reconcile(wantedListeners(snapshot), onBindFailure);
     },
     listeners: () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() })),
+    rateLimitResult: (id, result) => rateLimits.onResult(id, result),
     async stop() {
       await Promise.all([...[...open.keys()].map(closeListener), ...draining]);
       clusters.close();
+      await rateLimits.close();
     },
   };
 }

@@ -61,14 +61,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   // Plain data only: the compiled snapshot is the workers'; see config-dump.ts.
-  const firstWire = toWire(first.config, first.credentials);
+  const firstWire = toWire(first.config, first.credentials, first.rateLimitSecrets);
   let current: ConfigDump = createConfigDump(first.snapshot, firstWire);
   let ready = false;
   let lastRefused: RefusedReload | undefined;
   const supervisor = createSupervisor({
     count: options.workers,
     exec: workerScript,
-    settings: { logLevel: options.logLevel, drainMs: options.drainMs },
+    settings: { logLevel: options.logLevel, drainMs: options.drainMs, workers: options.workers },
     logger,
   });
 
@@ -112,7 +112,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       return { applied: false, generation: current.generation, issues: result.issues };
     }
-    const wire = toWire(result.config, result.credentials);
+    const wire = toWire(result.config, result.credentials, result.rateLimitSecrets);
     current = createConfigDump(result.snapshot, wire);
     logApplied(logger, await supervisor.update(generation, wire), reason, generation);
     return { applied: true, generation, issues: result.issues };

@@ -17,6 +17,9 @@ import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
 import { tlsConnectionOf } from './tls-connection.js';
 import type { Mirrors } from '../upstream/mirror.js';
 import { runFault } from '../filters/fault/fault.js';
+import { runRateLimit } from '../filters/ratelimit/rate-limit.js';
+import type { RateLimitBackends } from '../filters/ratelimit/rate-limit-backends.js';
+import { clientAddressOf } from './client-address.js';
 
 // The one handler of a listener: route the request against the current snapshot, answer it
 // here (no route, CORS preflight, redirect, direct response) or pick a destination and an
@@ -33,6 +36,7 @@ export interface HttpHandlerDeps {
   readonly mirrors: Mirrors;
   readonly accessLog: AccessLog;
   readonly logger: Logger;
+  readonly rateLimits: RateLimitBackends;
 }
 
 export interface HttpHandler {
@@ -48,6 +52,8 @@ interface Exchange {
   /** Read when the request arrives: a socket destroyed before the log line has no addresses left. */
   readonly downstreamLocalAddress: string;
   readonly downstreamRemoteAddress: string;
+  /** The client's IP: the peer's, or the X-Forwarded-For entry numTrustedProxies points at. */
+  readonly clientAddress: string;
   route?: HttpRoute;
   cluster?: string;
   upstreamHost?: string;
@@ -58,17 +64,22 @@ interface Exchange {
 
 export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): HttpHandler {
   const { clusters, mirrors, accessLog, logger } = deps;
+  const rateLimitRun = { backends: deps.rateLimits, logger };
 
   const begin = (req: IncomingMessage): { exchange: Exchange; view: RequestView } => {
     // Envoy gives every request an id, local replies included, so logs can name each one.
     if (!req.headers['x-request-id']) req.headers['x-request-id'] = randomUUID();
     const { socket } = req;
+    const { trustedProxies } = ref.config;
+    // Envoy prints an address taken from X-Forwarded-For with port 0.
+    const clientAddress = trustedProxies === 0 ? (socket.remoteAddress ?? '') : clientAddressOf(socket.remoteAddress, req.headers, trustedProxies);
     const exchange: Exchange = {
       req,
       startTime: Date.now(),
       started: performance.now(),
       downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
-      downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+      downstreamRemoteAddress: trustedProxies === 0 ? `${clientAddress}:${socket.remotePort}` : `${clientAddress}:0`,
+      clientAddress,
     };
     const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: ref.config.tls === undefined ? 'http' : 'https', port: ref.config.port });
     return { exchange, view };
@@ -79,9 +90,9 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
   };
 
   /** An endpoint lease for the destination, waiting for a DNS cluster's first answer if need be. */
-  const lease = async (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView) => {
+  const lease = async (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView, clientAddress: string) => {
     if (managed === undefined) return { lease: undefined, setCookie: undefined, context: {} };
-    const hash = managed.hashKey?.({ headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '', query: view.query });
+    const hash = managed.hashKey?.({ headers: req.headers, remoteAddress: clientAddress, query: view.query });
     const context = hash?.key === undefined ? {} : { hashKey: hash.key };
     let chosen: UpstreamLease | undefined = managed.cluster.choose(context);
     if (chosen === undefined) {
@@ -116,6 +127,12 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const route = found.route;
     exchange.route = route;
 
+    // design.md's order: rate limit, then fault. Only a route a policy reaches pays for it.
+    if (route.rateLimit !== undefined) {
+      const limited = await runRateLimit(route.rateLimit, req, res, exchange.clientAddress, rateLimitRun);
+      if (limited !== undefined) return finish(exchange, limited);
+    }
+
     // Istio puts Envoy's fault filter before CORS and the router: a delay, then maybe the
     // gateway's own answer, preflights included.
     if (route.action.kind === 'forward' && route.action.fault !== undefined) {
@@ -145,7 +162,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const destination = action.pickDestination();
     exchange.cluster = destination.cluster;
     const managed = clusters.get(destination.cluster);
-    const { lease: chosen, setCookie, context } = await lease(managed, req, view);
+    const { lease: chosen, setCookie, context } = await lease(managed, req, view, exchange.clientAddress);
     if (managed === undefined || chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
     const { path, headers } = upstreamRequest(view, route, destination, req);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
@@ -158,7 +175,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
             path,
             headers,
             ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
-            lease: async (cluster) => (await lease(clusters.get(cluster), req, view)).lease,
+            lease: async (cluster) => (await lease(clusters.get(cluster), req, view, exchange.clientAddress)).lease,
           });
     try {
       const outcome = await forwardWithRetries({
@@ -199,7 +216,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const destination = action.pickDestination();
     exchange.cluster = destination.cluster;
     const managed = clusters.get(destination.cluster);
-    const { lease: chosen } = await lease(managed, req, view);
+    const { lease: chosen } = await lease(managed, req, view, exchange.clientAddress);
     if (managed === undefined || chosen === undefined) return finish(exchange, refuseUpgrade(socket, 503, 'UH'));
     exchange.upstreamHost = chosen.key;
     // An upgrade is a request like any other to the circuit breakers.

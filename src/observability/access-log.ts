@@ -108,7 +108,7 @@ function text(value: string | undefined): string {
 }
 
 // Envoy's %RESPONSE_FLAGS% order (ResponseFlagUtils), for the flags meshgate sets.
-const envoyFlagOrder: readonly ResponseFlag[] = ['UH', 'UT', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'DC', 'URX', 'UPE'];
+const envoyFlagOrder: readonly ResponseFlag[] = ['UH', 'UT', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'RLSE', 'DC', 'URX', 'UPE'];
 
 function flagsText(flags: readonly ResponseFlag[] | undefined): string {
   if (flags === undefined || flags.length === 0) return '-';

@@ -2,6 +2,8 @@ import type { Resource, ValidatedConfig } from '../config/validate.js';
 import type { BindFailure, ListenerAddress } from '../data-plane.js';
 import type { LogLevel } from '../log.js';
 import type { ServerCredentials } from '../config/credentials.js';
+import type { Consumed, LimitSpec } from '../filters/ratelimit/limit-spec.js';
+import type { RateLimitSecrets } from '../config/rate-limit-secrets.js';
 
 // The primary-to-worker channel (node:cluster IPC, structured clone). One discriminated union
 // each way, so the features that must share state across workers (rate-limit counters, metrics,
@@ -10,13 +12,18 @@ import type { ServerCredentials } from '../config/credentials.js';
 /** Validated resources without the loader's `locate` (a function cannot cross processes). */
 export type WireResource<Spec> = Omit<Resource<Spec>, 'locate'>;
 export type WireResources = { readonly [Kind in keyof ValidatedConfig]: readonly WireResource<ValidatedConfig[Kind][number]['spec']>[] };
-/** The resources and the certificates they serve (PEM read by the primary: workers read no files). */
-export type WireConfig = WireResources & { readonly credentials: ServerCredentials };
+/**
+ * The resources, the certificates they serve and the Redis password and CA of Global rate limits (read
+ * by the primary: workers read no files). Neither secret is ever shown on /config_dump.
+ */
+export type WireConfig = WireResources & { readonly credentials: ServerCredentials; readonly rateLimitSecrets?: RateLimitSecrets };
 
 /** What a worker needs before any message: handed over in its environment at fork. */
 export interface WorkerSettings {
   readonly logLevel: LogLevel;
   readonly drainMs: number;
+  /** How many workers serve: with more than one, Local rate limits are counted by the primary. */
+  readonly workers: number;
 }
 
 export const workerSettingsVariable = 'MESHGATE_WORKER_SETTINGS';
@@ -25,7 +32,9 @@ export type PrimaryMessage =
   /** Serve this configuration. `strict`: a listener that cannot bind fails the worker's start. */
   | { readonly type: 'config'; readonly generation: number; readonly config: WireConfig; readonly strict: boolean }
   /** Stop accepting, finish what is in flight, exit 0. */
-  | { readonly type: 'drain' };
+  | { readonly type: 'drain' }
+  /** The answer to a worker's `rate-limit` request with the same id. */
+  | { readonly type: 'rate-limit-result'; readonly id: number; readonly result: Consumed };
 
 export type WorkerMessage =
   /**
@@ -39,9 +48,11 @@ export type WorkerMessage =
       readonly listeners: readonly ListenerAddress[];
       readonly bindFailures: readonly BindFailure[];
     }
-  | { readonly type: 'failed'; readonly generation: number; readonly message: string };
+  | { readonly type: 'failed'; readonly generation: number; readonly message: string }
+  /** Count one request against a Local limit the workers share (the primary holds the buckets). */
+  | { readonly type: 'rate-limit'; readonly id: number; readonly limit: LimitSpec; readonly key: string };
 
-export function toWire(config: ValidatedConfig, credentials: ServerCredentials = {}): WireConfig {
+export function toWire(config: ValidatedConfig, credentials: ServerCredentials = {}, rateLimitSecrets?: RateLimitSecrets): WireConfig {
   const strip = <Spec>({ locate: _locate, ...rest }: Resource<Spec>): WireResource<Spec> => rest;
   return {
     gateways: config.gateways.map(strip),
@@ -51,7 +62,9 @@ export function toWire(config: ValidatedConfig, credentials: ServerCredentials =
     workloadEntries: config.workloadEntries.map(strip),
     healthCheckPolicies: config.healthCheckPolicies.map(strip),
     meshConfigs: config.meshConfigs.map(strip),
+    rateLimitPolicies: config.rateLimitPolicies.map(strip),
     credentials,
+    ...(rateLimitSecrets === undefined ? {} : { rateLimitSecrets }),
   };
 }
 
@@ -69,5 +82,6 @@ export function fromWire(wire: WireConfig): ValidatedConfig {
     workloadEntries: wire.workloadEntries.map(restore),
     healthCheckPolicies: wire.healthCheckPolicies.map(restore),
     meshConfigs: wire.meshConfigs.map(restore),
+    rateLimitPolicies: wire.rateLimitPolicies.map(restore),
   };
 }

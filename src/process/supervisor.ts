@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../log.js';
 import type { BindFailure, ListenerAddress } from '../data-plane.js';
+import { createSharedLimits } from '../filters/ratelimit/shared-limits.js';
 import { workerSettingsVariable, type PrimaryMessage, type WireConfig, type WorkerMessage, type WorkerSettings } from './messages.js';
 
 // The primary's side of node:cluster: it forks the workers, hands each the current config,
@@ -70,6 +71,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let youngDeaths = 0;
   let stopping = false;
   let exited: (() => void) | undefined;
+  // Local rate limits of all workers, counted here so that `--workers` does not multiply them.
+  const sharedLimits = createSharedLimits();
 
   cluster.setupPrimary({ exec: options.exec, serialization: 'advanced' });
 
@@ -100,6 +103,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'listening') {
         if (current !== undefined) send(worker, { type: 'config', ...current, strict });
+        return;
+      }
+      if (message.type === 'rate-limit') {
+        void sharedLimits.consume(message.limit, message.key).then((result) => send(worker, { type: 'rate-limit-result', id: message.id, result }));
         return;
       }
       if (message.type === 'applied') {

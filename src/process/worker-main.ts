@@ -12,8 +12,14 @@ import { fromWire, workerSettingsVariable, type PrimaryMessage, type WorkerMessa
 const settings = JSON.parse(process.env[workerSettingsVariable] ?? '{}') as WorkerSettings;
 const logger = createLogger({ level: settings.logLevel, fields: { worker: cluster.worker?.id } });
 const accessLog = createAccessLog();
-const dataPlane = createDataPlane({ logger, accessLog, drainMs: settings.drainMs });
 const send = (message: WorkerMessage) => process.send?.(message);
+const dataPlane = createDataPlane({
+  logger,
+  accessLog,
+  drainMs: settings.drainMs,
+  workers: settings.workers,
+  askRateLimit: (id, limit, key) => send({ type: 'rate-limit', id, limit, key }),
+});
 
 let applying: Promise<unknown> = Promise.resolve();
 let draining = false;
@@ -31,14 +37,16 @@ const drain = () => {
 
 process.on('message', (message: PrimaryMessage) => {
   if (message.type === 'drain') return drain();
+  if (message.type === 'rate-limit-result') return dataPlane.rateLimitResult(message.id, message.result);
   // Configurations apply in the order they were sent.
+  const { config, generation, strict } = message;
   applying = applying.then(async () => {
     try {
-      const { snapshot } = compileSnapshot(fromWire(message.config), message.generation, message.config.credentials);
-      const bindFailures = await dataPlane.apply(snapshot, message.strict ? 'throw' : 'report');
-      send({ type: 'applied', generation: message.generation, listeners: dataPlane.listeners(), bindFailures });
+      const { snapshot } = compileSnapshot(fromWire(config), generation, config.credentials, config.rateLimitSecrets);
+      const bindFailures = await dataPlane.apply(snapshot, strict ? 'throw' : 'report');
+      send({ type: 'applied', generation, listeners: dataPlane.listeners(), bindFailures });
     } catch (err) {
-      send({ type: 'failed', generation: message.generation, message: err instanceof Error ? err.message : String(err) });
+      send({ type: 'failed', generation, message: err instanceof Error ? err.message : String(err) });
     }
   });
 });
