@@ -63,7 +63,14 @@ const ClientSelector = z.strictObject({
   headers: z.array(HeaderMatch).optional(),
   sourceCIDR: SourceMatch.optional(),
   methods: z.array(z.enum(methods)).min(1).optional(),
-  path: z.strictObject({ type: z.literal('PathPrefix').default('PathPrefix'), value: z.string().startsWith('/') }).optional(),
+  path: z
+    .strictObject({ type: z.literal('PathPrefix').default('PathPrefix'), value: z.string() })
+    .check(
+      z.superRefine((path, ctx) => {
+        if (typeof path.value === 'string' && !path.value.startsWith('/')) addCodedIssue(ctx, 'MG_ERR_CONFIG_FIELD_VALUE', `a path prefix starts with "/", got ${JSON.stringify(path.value)}`, ['value']);
+      }, whenObject),
+    )
+    .optional(),
 });
 export type RateLimitClientSelector = z.output<typeof ClientSelector>;
 
