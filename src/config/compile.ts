@@ -38,7 +38,11 @@ export function compileSnapshot(
     streamListeners: Object.freeze(streamListeners),
     clusters,
     mesh,
-    rateLimitBackend: { settings: mesh.rateLimit, ...(rateLimitSecrets === undefined ? {} : { secrets: rateLimitSecrets }) },
+    rateLimitBackend: {
+      settings: mesh.rateLimit,
+      ...(rateLimitSecrets === undefined ? {} : { secrets: rateLimitSecrets }),
+      inUse: config.rateLimitPolicies.some((policy) => policy.spec.type === 'Global'),
+    },
     rateLimitCounters: rateLimits.counters,
     warnings: Object.freeze(issues.issues.filter((i) => i.severity === 'warning')),
   });

@@ -13,6 +13,8 @@ import { consumeOne, createMemoryLimiter, type Consumed, type LimitSpec, type Li
 export interface RateLimitBackend {
   readonly settings: RateLimitSettings;
   readonly secrets?: RateLimitSecrets;
+  /** Some Global policy counts in Redis: without one, no connection is opened. */
+  readonly inUse: boolean;
 }
 
 export interface RateLimitBackends {
@@ -142,11 +144,11 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
   return {
     configure(backend) {
       settings = backend.settings;
-      const identity = JSON.stringify([backend.settings, backend.secrets]);
+      const identity = backend.inUse ? JSON.stringify([backend.settings, backend.secrets]) : '';
       if (redis?.identity === identity) return;
       inRedis.clear();
       if (redis !== undefined) void redis.client.quit().catch(() => undefined);
-      const client = openRedis(backend);
+      const client = backend.inUse ? openRedis(backend) : undefined;
       redis = client === undefined ? undefined : { client, identity };
     },
     async consume(limit, global, key) {
