@@ -10,6 +10,9 @@ export interface PrivateRedis {
   readonly url: string;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the connection stays open, and nothing answers meanwhile. */
+  pause(): void;
+  resume(): void;
 }
 
 export async function startPrivateRedis(password: string): Promise<PrivateRedis> {
@@ -30,6 +33,8 @@ export async function startPrivateRedis(password: string): Promise<PrivateRedis>
     port,
     url: `redis://127.0.0.1:${port}`,
     start,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     async stop() {
       const server = child;
       if (server === undefined || server.exitCode !== null) return;

@@ -76,14 +76,23 @@ test('Redis stopped mid-way: fail closed answers 500 RLSE, fail open limits loca
   t.is(passed(await sendMany((i) => closed.url(`/api/up-${i}`), 30, 10)), 20);
   t.is(passed(await sendMany((i) => open.url(`/api/up-${i}`), 30, 10)), 20);
 
+  // A Redis that holds the connection but answers nothing cannot hang a request: the timeout
+  // (1s here) ends each wait, and the fail mode answers.
+  redis.pause();
+  const whilePaused = await sendMany((i) => closed.url(`/api/paused-${i}`), 3, 3);
+  redis.resume();
+  t.deepEqual(whilePaused.map((s) => s.status), [500, 500, 500]);
+
   await redis.stop();
   const whileDownClosed = await sendMany((i) => closed.url(`/api/down-${i}`), 30, 10);
   t.deepEqual([...new Set(whileDownClosed.map((s) => s.status))], [500]);
   t.regex(await eventually(() => closed.gateway.accessLog.find((line) => line.includes('/api/down-0 '))), /" 500 RLSE rate_limiter_error /);
   // Fail open: the insurance limiter holds the same limit in memory (a fresh count: 20 of 30).
   t.is(passed(await sendMany((i) => open.url(`/api/down-${i}`), 30, 10)), 20);
-  // One line when Redis went away, not one per request.
-  for (const { gateway } of [closed, open]) t.is(gateway.logs.filter((line) => line.msg.startsWith('rate limit backend unreachable')).length, 1);
+  // One line when Redis went away, not one per request or per reconnect attempt.
+  const outageLines = (gateway: GatewayProcess) => gateway.logs.filter((line) => line.msg.startsWith('rate limit backend unreachable')).length;
+  await sendMany((i) => closed.url(`/api/still-down-${i}`), 10, 5);
+  for (const { gateway } of [closed, open]) t.is(outageLines(gateway), 1);
 
   await redis.start();
   for (const { gateway } of [closed, open]) {

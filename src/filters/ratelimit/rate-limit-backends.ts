@@ -61,6 +61,12 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
   const inRedis = new Map<string, Limiter>();
   const pending = new Map<number, { resolve(result: Consumed): void; timer: NodeJS.Timeout }>();
   let nextId = 0;
+  /** Clients being shut down on purpose: their 'close' is no outage. */
+  const closing = new WeakSet<Redis>();
+  const shut = (client: Redis) => {
+    closing.add(client);
+    void client.quit().catch(() => client.disconnect());
+  };
 
   const localLimiter = (limit: LimitSpec) => {
     let limiter = local.get(limit.id);
@@ -128,16 +134,20 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
       retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
     };
     const client = config.url === undefined ? new Redis(connection) : new Redis(config.url, connection);
-    // One line per change of state, never one per request or per reconnect attempt.
+    // One line per change of state, never one per request or per reconnect attempt. A lost
+    // connection says so at once ('close'); one that never came up, at its first error.
     let up: boolean | undefined;
+    const down = (reason: string) => {
+      if (up === false || closing.has(client)) return;
+      up = false;
+      logger.warn(`rate limit backend unreachable; ${backend.settings.failClosed ? 'failing closed (500 RLSE)' : 'limiting locally per worker'} until it returns`, { backend: 'redis', reason });
+    };
     client.on('ready', () => {
       if (up !== true) logger.info('rate limit backend ready', { backend: 'redis' });
       up = true;
     });
-    client.on('error', (err: Error) => {
-      if (up !== false) logger.warn(`rate limit backend unreachable; ${backend.settings.failClosed ? 'failing closed (500 RLSE)' : 'limiting locally per worker'} until it returns`, { backend: 'redis', err: err.message });
-      up = false;
-    });
+    client.on('close', () => down('connection closed'));
+    client.on('error', (err: Error) => down(err.message));
     return client;
   };
 
@@ -147,7 +157,7 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
       const identity = backend.inUse ? JSON.stringify([backend.settings, backend.secrets]) : '';
       if (redis?.identity === identity) return;
       inRedis.clear();
-      if (redis !== undefined) void redis.client.quit().catch(() => undefined);
+      if (redis !== undefined) shut(redis.client);
       const client = backend.inUse ? openRedis(backend) : undefined;
       redis = client === undefined ? undefined : { client, identity };
     },
@@ -174,7 +184,9 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
     async close() {
       const client = redis?.client;
       redis = undefined;
-      if (client !== undefined) await client.quit().catch(() => client.disconnect());
+      if (client === undefined) return;
+      closing.add(client);
+      await client.quit().catch(() => client.disconnect());
     },
   };
 }
