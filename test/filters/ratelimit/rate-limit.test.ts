@@ -99,3 +99,20 @@ test('the most specific attachment wins, and each rule counts only what all its 
   t.deepEqual(of('on-vs'), { allowed: 2, limited: 1, shadowLimited: 0, error: 0 });
   t.deepEqual(of('on-gateway'), { allowed: 0, limited: 0, shadowLimited: 0, error: 0 });
 });
+
+test('a reload that keeps a rule keeps its buckets; one that changes the limit starts afresh', async (t) => {
+  const backends = createRateLimitBackends({ workers: 1, logger: createLogger({ level: 'error' }), ask: () => undefined });
+  const ruleOf = async (requests: number) => {
+    const snapshot = await snapshotOf(t, singleRouteConfig({ port: 8080, upstreamPort: 9000 }) + policy('p', '{ kind: VirtualService, name: app }', `    - limit: { requests: ${requests}, unit: Hour }`));
+    backends.configure(snapshot.rateLimitBackend);
+    const found = snapshot.listeners[0]!.routes.route(createRequestView({ method: 'GET', url: '/', headers: { host: 'a' }, scheme: 'http', port: 8080 }));
+    return found!.route.rateLimit!.rules[0]!;
+  };
+  const first = await ruleOf(2);
+  t.is((await backends.consume(first.limit, first.global, '-')).decision, 'allowed');
+  t.is((await backends.consume(first.limit, first.global, '-')).decision, 'allowed');
+  const reloaded = await ruleOf(2);
+  t.is((await backends.consume(reloaded.limit, reloaded.global, '-')).decision, 'limited');
+  const changed = await ruleOf(3);
+  t.is((await backends.consume(changed.limit, changed.global, '-')).decision, 'allowed');
+});
