@@ -17,7 +17,7 @@ import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
 import { tlsConnectionOf } from './tls-connection.js';
 import type { Mirrors } from '../upstream/mirror.js';
 import { runFault } from '../filters/fault/fault.js';
-import { runRateLimit } from '../filters/ratelimit/rate-limit.js';
+import { checkRateLimit, runRateLimit } from '../filters/ratelimit/rate-limit.js';
 import type { RateLimitBackends } from '../filters/ratelimit/rate-limit-backends.js';
 import { clientAddressOf } from './client-address.js';
 
@@ -213,6 +213,11 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       return finish(exchange, refuseUpgrade(socket, found === undefined ? 404 : 400, found === undefined ? 'NR' : undefined));
     }
     exchange.route = found.route;
+    // A WebSocket counts against the route's limits like any request, once, when it opens.
+    if (found.route.rateLimit !== undefined) {
+      const rejection = await checkRateLimit(found.route.rateLimit, req, exchange.clientAddress, rateLimitRun);
+      if (rejection !== undefined) return finish(exchange, { ...refuseUpgrade(socket, rejection.status, rejection.flag, rejection.headers), detail: rejection.detail });
+    }
     const destination = action.pickDestination();
     exchange.cluster = destination.cluster;
     const managed = clusters.get(destination.cluster);
@@ -293,11 +298,20 @@ function localFailure(res: ServerResponse, failure: typeof upstreamFailures.noHe
   return withDetail(sendLocalReply(res, failure.status, failure.body, failure.flag), failure.detail);
 }
 
-const upgradeRefusalReasons = { 301: 'Moved Permanently', 400: 'Bad Request', 404: 'Not Found', 421: 'Misdirected Request', 503: 'Service Unavailable' } as const;
+const upgradeRefusalReasons = {
+  301: 'Moved Permanently',
+  400: 'Bad Request',
+  404: 'Not Found',
+  421: 'Misdirected Request',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+} as const;
 
 function refuseUpgrade(socket: Duplex, status: keyof typeof upgradeRefusalReasons, flag: ForwardOutcome['flag'], headers?: OutgoingHttpHeaders): ForwardOutcome {
-  const location = headers?.location === undefined ? '' : `location: ${String(headers.location)}\r\n`;
-  socket.end(`HTTP/1.1 ${status} ${upgradeRefusalReasons[status]}\r\n${location}content-length: 0\r\nconnection: close\r\n\r\n`);
+  let extra = '';
+  for (const name in headers) extra += `${name}: ${String(headers[name])}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${upgradeRefusalReasons[status]}\r\n${extra}content-length: 0\r\nconnection: close\r\n\r\n`);
   return { status, ...(flag === undefined ? {} : { flag }), bytesReceived: 0, bytesSent: 0 };
 }
 

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { request } from 'undici';
+import { request as httpRequest } from 'node:http';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
@@ -33,10 +34,11 @@ async function startWith(name: string, yaml: (port: number) => string, workers =
 }
 
 const limitedConfig = (port: number) =>
-  singleRouteConfig({ port, upstreamPort: app.port, extraRoute: ['limited', 'shadow', 'distinct', 'free'].map((name) => namedRouteYaml(name, app.port)).join('') }) +
+  singleRouteConfig({ port, upstreamPort: app.port, extraRoute: ['limited', 'shadow', 'distinct', 'ws', 'free'].map((name) => namedRouteYaml(name, app.port)).join('') }) +
   rateLimitPolicyYaml('fifty', 'limited', '    - limit: { requests: 50, unit: Minute }') +
   rateLimitPolicyYaml('trial', 'shadow', '    - limit: { requests: 5, unit: Second }\n      shadowMode: true') +
   rateLimitPolicyYaml('per-client', 'distinct', '    - clientSelectors: [{ sourceCIDR: { type: Distinct, value: 0.0.0.0/0 } }]\n      limit: { requests: 5, unit: Minute }') +
+  rateLimitPolicyYaml('one-socket', 'ws', '    - limit: { requests: 1, unit: Minute }') +
   meshConfigYaml('  defaultConfig: { gatewayTopology: { numTrustedProxies: 1 } }');
 
 const statuses = (sent: readonly { status: number }[]) => {
@@ -73,7 +75,7 @@ test('one process, a limit of 50: of 300 requests in its window exactly 50 pass,
   t.true(gateway.logs.filter((line) => line.msg === logged.msg).length < 55);
 });
 
-test('a Distinct source gives each client its own bucket; behind one trusted proxy the client is the last X-Forwarded-For entry', async (t) => {
+test('a Distinct source gives each client its own bucket; behind one trusted proxy the client is the last X-Forwarded-For entry; a WebSocket upgrade counts too', async (t) => {
   const { gateway, url } = await startWith('rl-distinct', limitedConfig);
   t.teardown(() => gateway.stop());
   const from = (client: string) => async () => {
@@ -92,6 +94,27 @@ test('a Distinct source gives each client its own bucket; behind one trusted pro
   t.deepEqual(b, [200, 200, 200, 200, 200, 429, 429, 429]);
   // The access log's DOWNSTREAM_REMOTE_ADDRESS is that client too, with port 0 as Envoy prints it.
   t.regex(await accessLogLine(gateway, '/distinct/10.0.0.2'), / 10\.0\.0\.2:0 /);
+
+  // A WebSocket upgrade counts like a request: the second one over a limit of 1 is refused 429 RL.
+  const upgrade = (path: string) =>
+    new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+      const req = httpRequest(url(path), { headers: { connection: 'upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+      req.on('upgrade', (res, socket) => {
+        socket.destroy();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers });
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  t.not((await upgrade('/ws/1')).status, 429);
+  const refused = await upgrade('/ws/2');
+  t.is(refused.status, 429);
+  t.is(refused.headers['ratelimit-policy'], '"one-socket-0";q=1;w=60');
+  t.regex(await accessLogLine(gateway, '/ws/2'), /" 429 RL local_rate_limited /);
 });
 
 test('--workers 2: the two workers share one count, so a limit of 50 stays 50 (not 100)', async (t) => {

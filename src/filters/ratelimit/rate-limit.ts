@@ -159,8 +159,19 @@ export interface RateLimitRun {
 const shadowLogIntervalMs = 1000;
 const lastShadowLog = new WeakMap<CompiledRateLimitRule, number>();
 
-/** Runs the filter: undefined to go on, or the reply it sent (429 RL, or 500 RLSE with failClosed). */
-export async function runRateLimit(filter: RateLimitFilter, req: IncomingMessage, res: ServerResponse, client: string, run: RateLimitRun): Promise<ForwardOutcome | undefined> {
+/** The gateway's own answer to a request the filter stops. */
+export interface RateLimitRejection {
+  readonly status: 429 | 500;
+  readonly flag: 'RL' | 'RLSE';
+  readonly body: string;
+  readonly headers?: OutgoingHttpHeaders;
+  readonly detail: string;
+}
+
+const backendFailure: RateLimitRejection = Object.freeze({ status: 500, flag: 'RLSE', body: 'rate limit service error', detail: 'rate_limiter_error' });
+
+/** Runs the filter: undefined to go on, or why the request stops (429 RL, or 500 RLSE with failClosed). */
+export async function checkRateLimit(filter: RateLimitFilter, req: IncomingMessage, client: string, run: RateLimitRun): Promise<RateLimitRejection | undefined> {
   for (const rule of filter.rules) {
     const key = rule.bucket(req, client);
     if (key === undefined) continue;
@@ -169,7 +180,7 @@ export async function runRateLimit(filter: RateLimitFilter, req: IncomingMessage
     if (consumed.degraded === true || consumed.decision === 'error') counts.error++;
     if (consumed.decision === 'error') {
       if (rule.shadow) continue;
-      return { ...sendLocalReply(res, 500, 'rate limit service error', 'RLSE'), detail: 'rate_limiter_error' };
+      return backendFailure;
     }
     if (consumed.decision === 'allowed') {
       counts.allowed++;
@@ -186,12 +197,24 @@ export async function runRateLimit(filter: RateLimitFilter, req: IncomingMessage
     }
     counts.limited++;
     const resetSeconds = Math.max(1, Math.ceil(consumed.resetMs / 1000));
-    const headers: OutgoingHttpHeaders = {
-      'retry-after': String(resetSeconds),
-      'ratelimit-policy': rule.quotaHeader,
-      ratelimit: `"${rule.headerName}";r=${consumed.remaining};t=${resetSeconds}`,
+    return {
+      status: 429,
+      flag: 'RL',
+      body: rule.global ? '' : 'local_rate_limited',
+      headers: {
+        'retry-after': String(resetSeconds),
+        'ratelimit-policy': rule.quotaHeader,
+        ratelimit: `"${rule.headerName}";r=${consumed.remaining};t=${resetSeconds}`,
+      },
+      detail: rule.global ? 'request_rate_limited' : 'local_rate_limited',
     };
-    return { ...sendLocalReply(res, 429, rule.global ? '' : 'local_rate_limited', 'RL', headers), detail: rule.global ? 'request_rate_limited' : 'local_rate_limited' };
   }
   return undefined;
+}
+
+/** The filter on a plain request: undefined to go on, or the reply it sent. */
+export async function runRateLimit(filter: RateLimitFilter, req: IncomingMessage, res: ServerResponse, client: string, run: RateLimitRun): Promise<ForwardOutcome | undefined> {
+  const rejection = await checkRateLimit(filter, req, client, run);
+  if (rejection === undefined) return undefined;
+  return { ...sendLocalReply(res, rejection.status, rejection.body, rejection.flag, rejection.headers), detail: rejection.detail };
 }
