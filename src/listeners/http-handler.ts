@@ -71,13 +71,13 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     if (!req.headers['x-request-id']) req.headers['x-request-id'] = randomUUID();
     const { socket } = req;
     const { trustedProxies } = ref.config;
-    // Envoy prints an address taken from X-Forwarded-For with port 0.
     const clientAddress = trustedProxies === 0 ? (socket.remoteAddress ?? '') : clientAddressOf(socket.remoteAddress, req.headers, trustedProxies);
     const exchange: Exchange = {
       req,
       startTime: Date.now(),
       started: performance.now(),
       downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
+      // Envoy prints an address taken from X-Forwarded-For with port 0.
       downstreamRemoteAddress: trustedProxies === 0 ? `${clientAddress}:${socket.remotePort}` : `${clientAddress}:0`,
       clientAddress,
     };
