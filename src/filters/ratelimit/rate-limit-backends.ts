@@ -3,7 +3,8 @@ import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, type RateLimite
 import type { Logger } from '../../log.js';
 import type { RateLimitSettings } from '../../config/kinds/mesh-config.js';
 import type { RateLimitSecrets } from '../../config/rate-limit-secrets.js';
-import { consumeOne, createMemoryLimiter, type Consumed, type LimitSpec, type Limiter } from './limit-spec.js';
+import { consumeOne, createMemoryLimiter, type Consumed, type LimitSpec } from './limit-spec.js';
+import { createLimiterCache, type LimiterCache } from './limiter-cache.js';
 
 // Where a worker counts: Local limits in its own memory (one worker) or at the primary (several,
 // so `--workers` does not multiply a limit); Global limits in Redis, every replica together.
@@ -56,9 +57,8 @@ function markDegraded<T>(value: T): T {
 export function createRateLimitBackends(options: RateLimitBackendsOptions): RateLimitBackends {
   const { logger } = options;
   let settings: RateLimitSettings | undefined;
-  let redis: { readonly client: Redis; readonly identity: string } | undefined;
-  const local = new Map<string, Limiter>();
-  const inRedis = new Map<string, Limiter>();
+  let redis: { readonly client: Redis; readonly identity: string; readonly limiters: LimiterCache } | undefined;
+  const local = createLimiterCache(createMemoryLimiter);
   const pending = new Map<number, { resolve(result: Consumed): void; timer: NodeJS.Timeout }>();
   let nextId = 0;
   /** Clients being shut down on purpose: their 'close' is no outage. */
@@ -68,19 +68,10 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
     void client.quit().catch(() => client.disconnect());
   };
 
-  const localLimiter = (limit: LimitSpec) => {
-    let limiter = local.get(limit.id);
-    if (limiter === undefined) {
-      limiter = createMemoryLimiter(limit);
-      local.set(limit.id, limiter);
-    }
-    return limiter;
-  };
-
   /** What stands in when the counting place cannot answer. */
   const fallback = async (limit: LimitSpec, key: string): Promise<Consumed> => {
     if (settings?.failClosed === true) return failed;
-    return { ...(await consumeOne(localLimiter(limit), key)), degraded: true };
+    return { ...(await consumeOne(local.get(limit), key)), degraded: true };
   };
 
   const askPrimary = (limit: LimitSpec, key: string) =>
@@ -95,8 +86,6 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
     });
 
   const redisLimiter = (client: Redis, limit: LimitSpec, prefix: string) => {
-    let limiter = inRedis.get(limit.id);
-    if (limiter !== undefined) return limiter;
     const failOpen = settings?.failClosed !== true;
     const one = (points: number, duration: number, part: string) =>
       new RateLimiterRedis({
@@ -109,9 +98,7 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
         ...(failOpen ? { insuranceLimiter: new InsuranceLimiter({ points, duration }) } : {}),
       });
     const main = one(limit.requests, limit.windowSeconds, 'main');
-    limiter = limit.burst === 0 ? main : new BurstyRateLimiter(main, one(limit.burst, limit.burstWindowSeconds, 'burst'));
-    inRedis.set(limit.id, limiter);
-    return limiter;
+    return limit.burst === 0 ? main : new BurstyRateLimiter(main, one(limit.burst, limit.burstWindowSeconds, 'burst'));
   };
 
   const openRedis = (backend: RateLimitBackend): Redis | undefined => {
@@ -156,22 +143,22 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
       settings = backend.settings;
       const identity = backend.inUse ? JSON.stringify([backend.settings, backend.secrets]) : '';
       if (redis?.identity === identity) return;
-      inRedis.clear();
       if (redis !== undefined) shut(redis.client);
       const client = backend.inUse ? openRedis(backend) : undefined;
-      redis = client === undefined ? undefined : { client, identity };
+      const prefix = backend.settings.backend?.redis.keyPrefix ?? 'meshgate';
+      redis = client === undefined ? undefined : { client, identity, limiters: createLimiterCache((limit) => redisLimiter(client, limit, prefix)) };
     },
     async consume(limit, global, key) {
       if (global) {
         if (redis === undefined) return fallback(limit, key);
         try {
-          return await consumeOne(redisLimiter(redis.client, limit, settings?.backend?.redis.keyPrefix ?? 'meshgate'), key);
+          return await consumeOne(redis.limiters.get(limit), key);
         } catch {
           // Only with failClosed: fail open has the insurance limiter answer instead.
           return failed;
         }
       }
-      if (options.workers <= 1) return consumeOne(localLimiter(limit), key);
+      if (options.workers <= 1) return consumeOne(local.get(limit), key);
       return (await askPrimary(limit, key)) ?? fallback(limit, key);
     },
     onResult(id, result) {

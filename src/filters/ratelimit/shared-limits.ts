@@ -1,4 +1,5 @@
-import { consumeOne, createMemoryLimiter, type Consumed, type LimitSpec, type Limiter } from './limit-spec.js';
+import { consumeOne, createMemoryLimiter, type Consumed, type LimitSpec } from './limit-spec.js';
+import { createLimiterCache } from './limiter-cache.js';
 
 // The primary's side of Local limits with several workers: every worker asks here, so the
 // buckets are one per gateway instance and `--workers` does not multiply a limit.
@@ -9,15 +10,8 @@ export interface SharedLimits {
 
 export function createSharedLimits(): SharedLimits {
   // Keyed by the limit's id, which names the limit too: a reload that keeps a rule keeps its counts.
-  const limiters = new Map<string, Limiter>();
+  const limiters = createLimiterCache(createMemoryLimiter);
   return {
-    consume(limit, key) {
-      let limiter = limiters.get(limit.id);
-      if (limiter === undefined) {
-        limiter = createMemoryLimiter(limit);
-        limiters.set(limit.id, limiter);
-      }
-      return consumeOne(limiter, key);
-    },
+    consume: (limit, key) => consumeOne(limiters.get(limit), key),
   };
 }
