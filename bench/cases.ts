@@ -1,6 +1,6 @@
 // What the proxy benchmark measures: each case is one kind of traffic (wrk's Lua shapes it),
 // the meshgate config that serves it, and a probe request that must succeed before any load.
-import { scaleConfigYaml, scaleRequests, singleRouteConfigYaml, type StaticEndpoint } from './config-generator.js';
+import { rateLimitedConfigYaml, scaleConfigYaml, scaleRequests, singleRouteConfigYaml, type StaticEndpoint } from './config-generator.js';
 import type { TlsFiles } from './tls-material.js';
 
 export interface Probe {
@@ -86,6 +86,26 @@ wrk.headers["Content-Type"] = "application/octet-stream"`,
     requestLua: '',
     probe: { method: 'GET', path: `/bytes/${mib}`, expectedBodyBytes: mib },
     meshgateConfig: singleRouteConfigYaml,
+  },
+  // Rate limiting's cost, to read beside `plain` (no limit): a Local limit, then a Global one
+  // counted in Redis (REDIS_URL, else 127.0.0.1:6379), both far above the load so nothing is rejected.
+  {
+    id: 'ratelimit-local',
+    title: 'GET keep-alive, small body, Local rate limit (nothing rejected)',
+    path: '/',
+    requestLua: '',
+    probe: { method: 'GET', path: '/' },
+    peerNote: 'peers proxy without any rate limit (the same as plain)',
+    meshgateConfig: (gatewayPort, upstream) => rateLimitedConfigYaml(gatewayPort, upstream),
+  },
+  {
+    id: 'ratelimit-redis',
+    title: 'GET keep-alive, small body, Global rate limit in Redis (nothing rejected)',
+    path: '/',
+    requestLua: '',
+    probe: { method: 'GET', path: '/' },
+    peerNote: 'peers proxy without any rate limit (the same as plain)',
+    meshgateConfig: (gatewayPort, upstream) => rateLimitedConfigYaml(gatewayPort, upstream, process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'),
   },
   {
     id: 'tls',

@@ -137,3 +137,26 @@ spec:
     - address: ${endpoint.address}
       ports: { http: ${endpoint.port} }`;
 }
+
+/**
+ * The single-route config with one RateLimitPolicy on its VirtualService, limited far above what
+ * the run can send, so every request pays for the check and none is rejected. `redisUrl`: a
+ * Global policy counted in that Redis (under a key prefix of its own); otherwise Local.
+ */
+export function rateLimitedConfigYaml(gatewayPort: number, endpoint: StaticEndpoint, redisUrl?: string): string {
+  const policy = `apiVersion: meshgate.dev/v1alpha1
+kind: RateLimitPolicy
+metadata: { name: bench }
+spec:
+  targetRefs: [{ kind: VirtualService, name: upstream }]
+  type: ${redisUrl === undefined ? 'Local' : 'Global'}
+  rules:
+    - limit: { requests: 1000000000, unit: Hour }`;
+  const mesh = `apiVersion: meshgate.dev/v1alpha1
+kind: MeshConfig
+metadata: { name: mesh }
+spec:
+  rateLimit:
+    backend: { redis: { url: ${JSON.stringify(redisUrl)}, keyPrefix: meshgate-bench-${process.pid}-${Date.now()} } }`;
+  return [singleRouteConfigYaml(gatewayPort, endpoint), policy, ...(redisUrl === undefined ? [] : [mesh])].join('\n---\n');
+}

@@ -13,7 +13,10 @@ import { accessLogSettingsOf, type AccessLog } from './observability/access-log.
 import { tracingSettingsOf, type Tracing } from './observability/tracing.js';
 import { createIstioMetrics, type SourceWorkload } from './observability/istio-metrics.js';
 import { workerMetricsJson } from './observability/worker-metrics.js';
+import { createRateLimitMetrics } from './observability/rate-limit-metrics.js';
 import type { MetricJson } from './observability/metric-json.js';
+import { createRateLimitBackends } from './filters/ratelimit/rate-limit-backends.js';
+import type { Consumed, LimitSpec } from './filters/ratelimit/limit-spec.js';
 
 // What serves traffic: the listeners and the upstream clusters of the current snapshot. Applying
 // a snapshot swaps one reference per listener; listeners that did not change keep their sockets,
@@ -26,6 +29,10 @@ export interface DataPlaneOptions {
   readonly drainMs: number;
   /** Who the gateway is in Istio's metrics (source_workload...). */
   readonly source: SourceWorkload;
+  /** Workers of the gateway: with more than one, Local rate limits are counted by the primary. */
+  readonly workers: number;
+  /** Sends a Local rate-limit check to the primary (several workers). */
+  readonly askRateLimit: (id: number, limit: LimitSpec, key: string) => void;
 }
 
 export interface ListenerAddress {
@@ -50,6 +57,8 @@ export interface DataPlane {
   /** This worker's metrics, as prom-client JSON for the primary to add up. */
   metrics(): MetricJson[];
   clusterStatus(): readonly ClusterStatus[];
+  /** The primary's answer to a Local rate-limit check. */
+  rateLimitResult(id: number, result: Consumed): void;
   /** Stops accepting, lets in-flight requests finish for up to the drain time, closes the rest. */
   stop(): Promise<void>;
 }
@@ -91,6 +100,8 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const draining = new Set<Promise<void>>();
   const pools = createPoolRegistry();
   const clusters = createClusterManager({ pools, logger });
+  const rateLimitMetrics = createRateLimitMetrics();
+  const rateLimits = createRateLimitBackends({ workers: options.workers, logger, ask: options.askRateLimit });
   // Series outlive reloads (counters never go back), so a cluster is described when first counted.
   const metrics = createIstioMetrics(options.source, (name) => {
     const config = clusters.get(name)?.config;
@@ -98,7 +109,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     const version = config.subsetLabels?.version;
     return { host: config.host, ...(config.serviceNamespace === undefined ? {} : { namespace: config.serviceNamespace }), ...(version === undefined ? {} : { version }) };
   });
-  const handlerDeps = { clusters, mirrors: createMirrors({ logger }), accessLog: options.accessLog, tracing: options.tracing, metrics, logger };
+  const handlerDeps = { clusters, mirrors: createMirrors({ logger }), accessLog: options.accessLog, tracing: options.tracing, metrics, logger, rateLimits };
 
   const closeListener = (name: string): Promise<void> => {
     const entry = open.get(name);
@@ -209,6 +220,8 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       options.accessLog.configure(accessLogSettingsOf(snapshot.mesh));
       await options.tracing.configure(tracingSettingsOf(snapshot.mesh));
       clusters.update(snapshot.clusters);
+      rateLimitMetrics.swap(snapshot.rateLimitCounters);
+      rateLimits.configure(snapshot.rateLimitBackend);
       return reconcile(wantedListeners(snapshot), onBindFailure);
     },
     clusterStatus: () => [...clusters.all()].map(({ cluster }) => cluster.status()),
@@ -216,6 +229,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     metrics: () => [
       ...metrics.toJson(),
       ...workerMetricsJson(clusters, pools),
+      rateLimitMetrics.toJson(),
       {
         name: 'meshgate_downstream_connections_active',
         help: 'Client connections open now, by listener (Envoy: downstream_cx_active).',
@@ -224,9 +238,11 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
         values: [...open].map(([listener, entry]) => ({ value: entry.listener.connections(), labels: { listener } })),
       },
     ],
+    rateLimitResult: (id, result) => rateLimits.onResult(id, result),
     async stop() {
       await Promise.all([...[...open.keys()].map(closeListener), ...draining]);
       clusters.close();
+      await rateLimits.close();
     },
   };
 }

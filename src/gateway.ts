@@ -73,7 +73,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   // Plain data only: the compiled snapshot is the workers'; see config-dump.ts.
-  const firstWire = toWire(first.config, first.credentials);
+  const firstWire = toWire(first.config, first.credentials, first.rateLimitSecrets);
   let current: ConfigDump = createConfigDump(first.snapshot, firstWire);
   let certs: CertsView = createCertsView(first.credentials ?? {});
   let ready = false;
@@ -81,7 +81,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const supervisor = createSupervisor({
     count: options.workers,
     exec: workerScript,
-    settings: { logLevel: options.logLevel, drainMs: options.drainMs, source: options.source },
+    settings: { logLevel: options.logLevel, drainMs: options.drainMs, source: options.source, workers: options.workers },
     logger,
   });
   const metrics = createGatewayMetrics({ workers: () => supervisor.stats(), collect: () => supervisor.collectMetrics() });
@@ -142,7 +142,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       return { applied: false, generation: current.generation, issues: result.issues };
     }
-    const wire = toWire(result.config, result.credentials);
+    const wire = toWire(result.config, result.credentials, result.rateLimitSecrets);
     current = createConfigDump(result.snapshot, wire);
     certs = createCertsView(result.credentials ?? {});
     logApplied(logger, await supervisor.update(generation, wire), reason, generation);

@@ -1,5 +1,6 @@
 import type { Snapshot } from '../config/snapshot.js';
 import type { WireConfig } from '../process/messages.js';
+import type { MeshConfigSpec } from '../config/kinds/mesh-config.js';
 
 // What /config_dump shows: the validated resources as the user wrote them (after defaults) and
 // what they compiled to, as plain data. The primary keeps this instead of the snapshot: the
@@ -23,8 +24,8 @@ export interface ConfigDump {
 }
 
 export function createConfigDump(snapshot: Snapshot, config: WireConfig): ConfigDump {
-  // Never the credentials: they hold private keys. A spec names its certificates, which is enough.
-  const { credentials: _secret, ...resources } = config;
+  // Never the credentials (private keys) or the Redis secrets. A spec names its files, which is enough.
+  const { credentials: _secret, rateLimitSecrets: _redisSecret, ...resources } = config;
   const lists: readonly (readonly { kind: string; apiVersion: string; metadata: unknown; spec: unknown; file: string }[])[] = Object.values(resources);
   return Object.freeze({
     generation: snapshot.generation,
@@ -40,7 +41,17 @@ export function createConfigDump(snapshot: Snapshot, config: WireConfig): Config
       ...snapshot.streamListeners.map(({ name, bind, port, protocol }) => ({ name, bind, port, protocol })),
     ],
     clusters: [...snapshot.clusters.values()],
-    resources: lists.flatMap((list) => list.map(({ kind, apiVersion, metadata, spec, file }) => ({ kind, apiVersion, metadata, spec, source: file }))),
+    resources: lists.flatMap((list) => list.map(({ kind, apiVersion, metadata, spec, file }) => ({ kind, apiVersion, metadata, spec: kind === 'MeshConfig' ? withoutRedisUserinfo(spec as MeshConfigSpec) : spec, source: file }))),
     warnings: snapshot.warnings,
   });
+}
+
+/** A Redis URL may carry a password (redis://:secret@host): the dump shows it as "redacted". */
+function withoutRedisUserinfo(spec: MeshConfigSpec): MeshConfigSpec {
+  const redis = spec.rateLimit.backend?.redis;
+  if (redis?.url === undefined || !redis.url.includes('@')) return spec;
+  const url = new URL(redis.url);
+  if (url.password === '') return spec;
+  url.password = 'redacted';
+  return { ...spec, rateLimit: { ...spec.rateLimit, backend: { ...spec.rateLimit.backend!, redis: { ...redis, url: url.toString() } } } };
 }

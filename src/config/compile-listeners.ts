@@ -82,6 +82,7 @@ export function compileListeners(config: ValidatedConfig, context: RouteCompileC
       servers: createServerTable(blocks),
       ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
       http2: listener.protocol !== 'HTTP',
+      trustedProxies: config.meshConfigs[0]?.spec.defaultConfig.gatewayTopology.numTrustedProxies ?? 0,
     });
   });
 }

@@ -17,6 +17,7 @@ import { compileCors } from '../filters/cors/cors.js';
 import { compileFault } from '../filters/fault/fault.js';
 import { compileMirrorPolicies } from './compile-mirrors.js';
 import { compileRouteRetries } from './compile-retries.js';
+import type { RateLimitAttachments } from './compile-rate-limits.js';
 
 // VirtualService http[] -> the ordered routes of one gateway's virtual hosts. Istio turns each
 // match block into its own Envoy route (so a prefix rewrite knows which prefix matched) and
@@ -29,6 +30,7 @@ export interface RouteCompileContext {
   readonly registry: ServiceRegistry;
   readonly clusters: Map<string, ClusterConfig>;
   readonly issues: IssueSink;
+  readonly rateLimits?: RateLimitAttachments;
 }
 
 /** Routes of one VirtualService as seen through one gateway ("namespace/name"). */
@@ -44,8 +46,10 @@ export function compileVirtualServiceRoutes(
     const action = compileAction(vs, http, index, context);
     // Istio leaves out a route whose delegate VirtualService it cannot use; the rest still serves.
     if (action === undefined) return;
+    const rateLimit = context.rateLimits?.forRoute(`${namespace}/${vs.metadata.name}`, gateway, index, http.name);
     const shared = {
       virtualService: `${namespace}/${vs.metadata.name}`,
+      ...(rateLimit === undefined ? {} : { rateLimit }),
       ...(http.corsPolicy === undefined ? {} : { cors: compileCorsPolicy(http.corsPolicy) }),
       ...(http.headers?.response === undefined ? {} : { responseHeaders: compileHeaderOperations(http.headers.response) }),
     };

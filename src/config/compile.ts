@@ -10,14 +10,23 @@ import { attachHealthChecks } from './compile-health-checks.js';
 import type { ClusterConfig } from '../upstream/cluster.js';
 import type { ServerCredentials } from './credentials.js';
 import { defaultMeshConfig } from './kinds/mesh-config.js';
+import { compileRateLimitAttachments } from './compile-rate-limits.js';
+import type { RateLimitSecrets } from './rate-limit-secrets.js';
 
 // compile: a pure function from validated resources to one frozen Snapshot. Every matcher,
 // weight table and cluster is built here once; the data plane only reads.
 
-export function compileSnapshot(config: ValidatedConfig, generation: number, credentials: ServerCredentials = {}): { snapshot: Snapshot; issues: ConfigIssue[] } {
+export function compileSnapshot(
+  config: ValidatedConfig,
+  generation: number,
+  credentials: ServerCredentials = {},
+  rateLimitSecrets?: RateLimitSecrets,
+): { snapshot: Snapshot; issues: ConfigIssue[] } {
   const issues = createIssueSink();
   const clusters = new Map<string, ClusterConfig>();
-  const context = { registry: createServiceRegistry(config), clusters, issues };
+  const rateLimits = compileRateLimitAttachments(config.rateLimitPolicies);
+  const context = { registry: createServiceRegistry(config), clusters, issues, rateLimits };
+  const mesh = config.meshConfigs[0]?.spec ?? defaultMeshConfig;
   const listeners = compileListeners(config, context, credentials);
   const streamListeners = compileStreamListeners(config, context, listeners);
   for (const rule of config.destinationRules) warnIgnoredPolicies(rule, issues);
@@ -28,7 +37,13 @@ export function compileSnapshot(config: ValidatedConfig, generation: number, cre
     listeners: Object.freeze(listeners),
     streamListeners: Object.freeze(streamListeners),
     clusters,
-    mesh: config.meshConfigs[0]?.spec ?? defaultMeshConfig,
+    mesh,
+    rateLimitBackend: {
+      settings: mesh.rateLimit,
+      ...(rateLimitSecrets === undefined ? {} : { secrets: rateLimitSecrets }),
+      inUse: config.rateLimitPolicies.some((policy) => policy.spec.type === 'Global'),
+    },
+    rateLimitCounters: rateLimits.counters,
     warnings: Object.freeze(issues.issues.filter((i) => i.severity === 'warning')),
   });
   return { snapshot, issues: issues.issues };

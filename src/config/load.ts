@@ -51,6 +51,7 @@ const supportedKinds: Readonly<Record<string, readonly string[]>> = {
   // meshgate's own kinds.
   HealthCheckPolicy: ['meshgate.dev/v1alpha1'],
   MeshConfig: ['meshgate.dev/v1alpha1'],
+  RateLimitPolicy: ['meshgate.dev/v1alpha1'],
 };
 
 const configExtensions = new Set(['.yaml', '.yml', '.json']);

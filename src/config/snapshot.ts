@@ -13,6 +13,9 @@ import type { TlsServerConfig } from './compile-tls.js';
 import type { FaultConfig } from '../filters/fault/fault.js';
 import type { MirrorPolicy } from '../upstream/mirror.js';
 import type { RetryPolicy } from '../upstream/retry-policy.js';
+import type { RateLimitCounters } from '../filters/ratelimit/rate-limit.js';
+import type { RateLimitBackend } from '../filters/ratelimit/rate-limit-backends.js';
+import type { RateLimitFilter } from '../filters/ratelimit/rate-limit.js';
 
 // The compiled configuration: everything the data plane reads, built once per reload and
 // never changed after. Listeners hold this by reference, so a reload is one assignment.
@@ -26,6 +29,10 @@ export interface Snapshot {
   readonly clusters: ReadonlyMap<string, ClusterConfig>;
   /** The gateway-wide settings (MeshConfig), Istio's defaults when none is given. */
   readonly mesh: MeshConfigSpec;
+  /** Where Global rate limits count, and what happens when it cannot answer. */
+  readonly rateLimitBackend: RateLimitBackend;
+  /** Per RateLimitPolicy, what its rules decided in this worker (readRateLimitCounts). */
+  readonly rateLimitCounters: RateLimitCounters;
   /** Warnings of the validation and compile that produced this snapshot. */
   readonly warnings: readonly ConfigIssue[];
 }
@@ -45,6 +52,8 @@ export interface ListenerConfig {
   readonly tls?: ListenerTls;
   /** Plaintext HTTP2/GRPC ports speak h2c (prior knowledge) beside HTTP/1.1; TLS ports offer h2 by ALPN. */
   readonly http2: boolean;
+  /** MeshConfig numTrustedProxies: X-Forwarded-For entries that name the client (Envoy's xff_num_trusted_hops). */
+  readonly trustedProxies: number;
 }
 
 /** One Gateway server as the data plane needs it. */
@@ -114,6 +123,8 @@ export interface HttpRoute {
   readonly cors?: CompiledCors;
   /** Route-level response header edits, for the answers the gateway gives itself (redirect, direct). */
   readonly responseHeaders?: HeaderEdit;
+  /** The RateLimitPolicies that reach the route; absent when none does, and then it costs nothing. */
+  readonly rateLimit?: RateLimitFilter;
 }
 
 export type HeaderEdit = (headers: OutgoingHttpHeaders | IncomingHttpHeaders) => void;

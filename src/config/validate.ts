@@ -9,6 +9,7 @@ import { VirtualServiceSpec, type Destination } from './kinds/virtual-service.js
 import { WorkloadEntrySpec } from './kinds/workload-entry.js';
 import { HealthCheckPolicySpec } from './kinds/health-check-policy.js';
 import { MeshConfigSpec } from './kinds/mesh-config.js';
+import { RateLimitPolicySpec } from './kinds/rate-limit-policy.js';
 import type { LoadedResource, ResourceMetadata } from './load.js';
 import type { SourcePosition } from './position.js';
 import { createServiceRegistry, type ServiceRegistry } from './service-registry.js';
@@ -39,6 +40,7 @@ export interface ValidatedConfig {
   readonly healthCheckPolicies: readonly Resource<HealthCheckPolicySpec>[];
   /** At most one. */
   readonly meshConfigs: readonly Resource<MeshConfigSpec>[];
+  readonly rateLimitPolicies: readonly Resource<RateLimitPolicySpec>[];
 }
 
 export interface ValidationResult {
@@ -54,6 +56,7 @@ const specSchemas: Readonly<Record<string, z.ZodType>> = {
   WorkloadEntry: WorkloadEntrySpec,
   HealthCheckPolicy: HealthCheckPolicySpec,
   MeshConfig: MeshConfigSpec,
+  RateLimitPolicy: RateLimitPolicySpec,
 };
 
 /** Kinds the gateway reads once: a second definition is an error naming the first. */
@@ -91,6 +94,7 @@ export function validateConfig(resources: readonly LoadedResource[]): Validation
   const virtualServices = valid('VirtualService') as Typed<VirtualServiceSpec>[];
   checkGatewayServers(gateways);
   checkGatewayReferences(virtualServices, gateways);
+  checkRateLimitPolicies(valid('RateLimitPolicy') as Typed<RateLimitPolicySpec>[], gateways, virtualServices, valid('MeshConfig') as Typed<MeshConfigSpec>[]);
   const keep = <Spec>(kind: string) => Object.freeze(valid(kind).map((entry) => entry.resource as Resource<Spec>));
   const config: ValidatedConfig = Object.freeze({
     gateways: keep<GatewaySpec>('Gateway'),
@@ -100,6 +104,7 @@ export function validateConfig(resources: readonly LoadedResource[]): Validation
     workloadEntries: keep<WorkloadEntrySpec>('WorkloadEntry'),
     healthCheckPolicies: keep<HealthCheckPolicySpec>('HealthCheckPolicy'),
     meshConfigs: keep<MeshConfigSpec>('MeshConfig'),
+    rateLimitPolicies: keep<RateLimitPolicySpec>('RateLimitPolicy'),
   });
   checkSubsetReferences(virtualServices, createServiceRegistry(config));
   const fileOrder = new Map(resources.map((resource, index) => [resource.file, index]));
@@ -303,5 +308,43 @@ function checkSubsetReferences(virtualServices: readonly Typed<VirtualServiceSpe
     });
     spec.tls?.forEach((route, i) => route.route?.forEach((target, j) => check(target.destination, ['spec', 'tls', i, 'route', j, 'destination'])));
     spec.tcp?.forEach((route, i) => route.route?.forEach((target, j) => check(target.destination, ['spec', 'tcp', i, 'route', j, 'destination'])));
+  }
+}
+
+// A RateLimitPolicy must name what exists (a route by its http[].name), and a Global one needs
+// the Redis that MeshConfig configures: the embedded default has none.
+function checkRateLimitPolicies(
+  policies: readonly Typed<RateLimitPolicySpec>[],
+  gateways: readonly Typed<GatewaySpec>[],
+  virtualServices: readonly Typed<VirtualServiceSpec>[],
+  meshConfigs: readonly Typed<MeshConfigSpec>[],
+): void {
+  const named = (list: readonly Typed<unknown>[]) => new Map(list.map(({ resource }) => [`${resource.metadata.namespace}/${resource.metadata.name}`, resource]));
+  const knownGateways = named(gateways);
+  const knownServices = named(virtualServices) as Map<string, Resource<VirtualServiceSpec>>;
+  const backend = meshConfigs[0]?.resource.spec.rateLimit.backend;
+  for (const { resource, report } of policies) {
+    const { namespace } = resource.metadata;
+    resource.spec.targetRefs.forEach((target, index) => {
+      const path = ['spec', 'targetRefs', index];
+      const key = `${namespace}/${target.name}`;
+      if (target.kind === 'Gateway') {
+        if (target.sectionName !== undefined) report([...path, 'sectionName'], 'MG_ERR_CONFIG_FIELD_VALUE', 'sectionName names an http route, so it only goes with kind VirtualService');
+        else if (!knownGateways.has(key)) report([...path, 'name'], 'MG_ERR_RATELIMIT_TARGET', `no Gateway ${key} is defined (a policy targets resources of its own namespace)`);
+        return;
+      }
+      const vs = knownServices.get(key);
+      if (vs === undefined) {
+        report([...path, 'name'], 'MG_ERR_RATELIMIT_TARGET', `no VirtualService ${key} is defined (a policy targets resources of its own namespace)`);
+        return;
+      }
+      const routeNames = (vs.spec.http ?? []).flatMap((http) => (http.name === undefined ? [] : [http.name]));
+      if (target.sectionName !== undefined && !routeNames.includes(target.sectionName)) {
+        report([...path, 'sectionName'], 'MG_ERR_RATELIMIT_TARGET', `VirtualService ${key} has no http route named ${JSON.stringify(target.sectionName)}; its named routes: ${routeNames.join(', ') || 'none'}`);
+      }
+    });
+    if (resource.spec.type === 'Global' && backend === undefined) {
+      report(['spec', 'type'], 'MG_ERR_RATELIMIT_BACKEND', 'a Global limit is counted in Redis, and none is configured: add a MeshConfig with spec.rateLimit.backend.redis.url (see README, Rate limits), or use type: Local');
+    }
   }
 }

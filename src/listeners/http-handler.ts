@@ -20,6 +20,9 @@ import type { RequestTrace, Tracing } from '../observability/tracing.js';
 import { tlsConnectionOf } from './tls-connection.js';
 import type { Mirrors } from '../upstream/mirror.js';
 import { runFault } from '../filters/fault/fault.js';
+import { checkRateLimit, runRateLimit } from '../filters/ratelimit/rate-limit.js';
+import type { RateLimitBackends } from '../filters/ratelimit/rate-limit-backends.js';
+import { clientAddressOf } from './client-address.js';
 
 // The one handler of a listener: route the request against the current snapshot, answer it
 // here (no route, CORS preflight, redirect, direct response) or pick a destination and an
@@ -38,6 +41,7 @@ export interface HttpHandlerDeps {
   readonly metrics: IstioMetrics;
   readonly tracing: Tracing;
   readonly logger: Logger;
+  readonly rateLimits: RateLimitBackends;
 }
 
 export interface HttpHandler {
@@ -53,6 +57,8 @@ interface Exchange {
   /** Read when the request arrives: a socket destroyed before the log line has no addresses left. */
   readonly downstreamLocalAddress: string;
   readonly downstreamRemoteAddress: string;
+  /** The client's IP: the peer's, or the X-Forwarded-For entry numTrustedProxies points at. */
+  readonly clientAddress: string;
   route?: HttpRoute;
   cluster?: string;
   upstreamHost?: string;
@@ -65,17 +71,22 @@ interface Exchange {
 
 export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): HttpHandler {
   const { clusters, mirrors, accessLog, metrics, tracing, logger } = deps;
+  const rateLimitRun = { backends: deps.rateLimits, logger };
 
   const begin = (req: IncomingMessage): { exchange: Exchange; view: RequestView } => {
     // Envoy gives every request an id, local replies included, so logs can name each one.
     if (!req.headers['x-request-id']) req.headers['x-request-id'] = randomUUID();
     const { socket } = req;
+    const { trustedProxies } = ref.config;
+    const clientAddress = trustedProxies === 0 ? (socket.remoteAddress ?? '') : clientAddressOf(socket.remoteAddress, req.headers, trustedProxies);
     const exchange: Exchange = {
       req,
       startTime: Date.now(),
       started: performance.now(),
       downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
-      downstreamRemoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+      // Envoy prints an address taken from X-Forwarded-For with port 0.
+      downstreamRemoteAddress: trustedProxies === 0 ? `${clientAddress}:${socket.remotePort}` : `${clientAddress}:0`,
+      clientAddress,
     };
     const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: ref.config.tls === undefined ? 'http' : 'https', port: ref.config.port });
     if (tracing.enabled) exchange.trace = tracing.start(view.method, view.authority, req.url ?? '/', req.headers);
@@ -94,9 +105,9 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
   };
 
   /** An endpoint lease for the destination, waiting for a DNS cluster's first answer if need be. */
-  const lease = async (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView) => {
+  const lease = async (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView, clientAddress: string) => {
     if (managed === undefined) return { lease: undefined, setCookie: undefined, context: {} };
-    const hash = managed.hashKey?.({ headers: req.headers, remoteAddress: req.socket.remoteAddress ?? '', query: view.query });
+    const hash = managed.hashKey?.({ headers: req.headers, remoteAddress: clientAddress, query: view.query });
     const context = hash?.key === undefined ? {} : { hashKey: hash.key };
     let chosen: UpstreamLease | undefined = managed.cluster.choose(context);
     if (chosen === undefined) {
@@ -132,6 +143,12 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const route = found.route;
     exchange.route = route;
 
+    // design.md's order: rate limit, then fault. Only a route a policy reaches pays for it.
+    if (route.rateLimit !== undefined) {
+      const limited = await runRateLimit(route.rateLimit, req, res, exchange.clientAddress, rateLimitRun);
+      if (limited !== undefined) return finish(exchange, limited);
+    }
+
     // Istio puts Envoy's fault filter before CORS and the router: a delay, then maybe the
     // gateway's own answer, preflights included.
     if (route.action.kind === 'forward' && route.action.fault !== undefined) {
@@ -165,7 +182,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const destination = action.pickDestination();
     exchange.cluster = destination.cluster;
     const managed = clusters.get(destination.cluster);
-    const { lease: chosen, setCookie, context } = await lease(managed, req, view);
+    const { lease: chosen, setCookie, context } = await lease(managed, req, view, exchange.clientAddress);
     if (managed === undefined || chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
     const { path, headers } = upstreamRequest(view, route, destination, req, exchange.trace);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
@@ -178,7 +195,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
             path,
             headers,
             ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
-            lease: async (cluster) => (await lease(clusters.get(cluster), req, view)).lease,
+            lease: async (cluster) => (await lease(clusters.get(cluster), req, view, exchange.clientAddress)).lease,
           });
     try {
       const outcome = await forwardWithRetries({
@@ -216,10 +233,15 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       return finish(exchange, refuseUpgrade(socket, found === undefined ? 404 : 400, found === undefined ? 'NR' : undefined));
     }
     exchange.route = found.route;
+    // A WebSocket counts against the route's limits like any request, once, when it opens.
+    if (found.route.rateLimit !== undefined) {
+      const rejection = await checkRateLimit(found.route.rateLimit, req, exchange.clientAddress, rateLimitRun);
+      if (rejection !== undefined) return finish(exchange, { ...refuseUpgrade(socket, rejection.status, rejection.flag, rejection.headers), detail: rejection.detail });
+    }
     const destination = action.pickDestination();
     exchange.cluster = destination.cluster;
     const managed = clusters.get(destination.cluster);
-    const { lease: chosen } = await lease(managed, req, view);
+    const { lease: chosen } = await lease(managed, req, view, exchange.clientAddress);
     if (managed === undefined || chosen === undefined) return finish(exchange, refuseUpgrade(socket, 503, 'UH'));
     exchange.upstreamHost = chosen.key;
     // An upgrade is a request like any other to the circuit breakers.
@@ -296,11 +318,20 @@ function localFailure(res: ServerResponse, failure: typeof upstreamFailures.noHe
   return withDetail(sendLocalReply(res, failure.status, failure.body, failure.flag), failure.detail);
 }
 
-const upgradeRefusalReasons = { 301: 'Moved Permanently', 400: 'Bad Request', 404: 'Not Found', 421: 'Misdirected Request', 503: 'Service Unavailable' } as const;
+const upgradeRefusalReasons = {
+  301: 'Moved Permanently',
+  400: 'Bad Request',
+  404: 'Not Found',
+  421: 'Misdirected Request',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+} as const;
 
 function refuseUpgrade(socket: Duplex, status: keyof typeof upgradeRefusalReasons, flag: ForwardOutcome['flag'], headers?: OutgoingHttpHeaders): ForwardOutcome {
-  const location = headers?.location === undefined ? '' : `location: ${String(headers.location)}\r\n`;
-  socket.end(`HTTP/1.1 ${status} ${upgradeRefusalReasons[status]}\r\n${location}content-length: 0\r\nconnection: close\r\n\r\n`);
+  let extra = '';
+  for (const name in headers) extra += `${name}: ${String(headers[name])}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${upgradeRefusalReasons[status]}\r\n${extra}content-length: 0\r\nconnection: close\r\n\r\n`);
   return { status, ...(flag === undefined ? {} : { flag }), bytesReceived: 0, bytesSent: 0 };
 }
 

@@ -8,9 +8,6 @@ import type { MetricJson } from './metric-json.js';
 // certificates) in a prom-client registry, and every worker's (Istio's standard metrics and the
 // per-worker meshgate ones) collected over the cluster channel at each scrape and combined by
 // prom-client's AggregatorRegistry: counters and histograms summed, gauges by their `aggregator`.
-//
-// Rate limiting's decisions (meshgate_ratelimit_*) belong here too: a worker adds its counters
-// to DataPlane.metrics() and they are summed like the others; not wired in this build.
 
 export interface GatewayMetricsSource {
   workers(): WorkerStats;

@@ -4,7 +4,7 @@ import type { ResponseFlag } from '../errors.js';
 // flag as it is, several comma-separated in Envoy's order (ResponseFlagUtils). The common cases
 // return a constant, so the request path builds no string.
 
-const envoyOrder: readonly ResponseFlag[] = ['UH', 'UT', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'DC', 'URX', 'UPE'];
+const envoyOrder: readonly ResponseFlag[] = ['UH', 'UT', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'RLSE', 'DC', 'URX', 'UPE'];
 
 const rank = (flag: ResponseFlag) => {
   const index = envoyOrder.indexOf(flag);

@@ -5,6 +5,8 @@ import type { ServerCredentials } from '../config/credentials.js';
 import type { SourceWorkload } from '../observability/istio-metrics.js';
 import type { MetricJson } from '../observability/metric-json.js';
 import type { ClusterStatus } from '../upstream/cluster.js';
+import type { Consumed, LimitSpec } from '../filters/ratelimit/limit-spec.js';
+import type { RateLimitSecrets } from '../config/rate-limit-secrets.js';
 
 // The primary-to-worker channel (node:cluster IPC, structured clone). One discriminated union
 // each way, so the features that must share state across workers (rate-limit counters, metrics,
@@ -13,8 +15,11 @@ import type { ClusterStatus } from '../upstream/cluster.js';
 /** Validated resources without the loader's `locate` (a function cannot cross processes). */
 export type WireResource<Spec> = Omit<Resource<Spec>, 'locate'>;
 export type WireResources = { readonly [Kind in keyof ValidatedConfig]: readonly WireResource<ValidatedConfig[Kind][number]['spec']>[] };
-/** The resources and the certificates they serve (PEM read by the primary: workers read no files). */
-export type WireConfig = WireResources & { readonly credentials: ServerCredentials };
+/**
+ * The resources, the certificates they serve and the Redis password and CA of Global rate limits (read
+ * by the primary: workers read no files). Neither secret is ever shown on /config_dump.
+ */
+export type WireConfig = WireResources & { readonly credentials: ServerCredentials; readonly rateLimitSecrets?: RateLimitSecrets };
 
 /** What a worker needs before any message: handed over in its environment at fork. */
 export interface WorkerSettings {
@@ -22,6 +27,8 @@ export interface WorkerSettings {
   readonly drainMs: number;
   /** The gateway's name and namespace in Istio's metrics. */
   readonly source: SourceWorkload;
+  /** How many workers serve: with more than one, Local rate limits are counted by the primary. */
+  readonly workers: number;
 }
 
 export const workerSettingsVariable = 'MESHGATE_WORKER_SETTINGS';
@@ -34,7 +41,9 @@ export type PrimaryMessage =
   /** Send your metrics (a scrape of /stats/prometheus); `id` pairs the answer with the scrape. */
   | { readonly type: 'metrics'; readonly id: number }
   /** The admin port's /clusters: answer with a 'clusters' message carrying the same id. */
-  | { readonly type: 'clusters'; readonly id: number };
+  | { readonly type: 'clusters'; readonly id: number }
+  /** The answer to a worker's `rate-limit` request with the same id. */
+  | { readonly type: 'rate-limit-result'; readonly id: number; readonly result: Consumed };
 
 export type WorkerMessage =
   /**
@@ -51,9 +60,11 @@ export type WorkerMessage =
   | { readonly type: 'failed'; readonly generation: number; readonly message: string }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: readonly MetricJson[] }
   /** This worker's clusters: endpoints, health, ejections and circuit-breaker counts are per worker. */
-  | { readonly type: 'clusters'; readonly id: number; readonly clusters: readonly ClusterStatus[] };
+  | { readonly type: 'clusters'; readonly id: number; readonly clusters: readonly ClusterStatus[] }
+  /** Count one request against a Local limit the workers share (the primary holds the buckets). */
+  | { readonly type: 'rate-limit'; readonly id: number; readonly limit: LimitSpec; readonly key: string };
 
-export function toWire(config: ValidatedConfig, credentials: ServerCredentials = {}): WireConfig {
+export function toWire(config: ValidatedConfig, credentials: ServerCredentials = {}, rateLimitSecrets?: RateLimitSecrets): WireConfig {
   const strip = <Spec>({ locate: _locate, ...rest }: Resource<Spec>): WireResource<Spec> => rest;
   return {
     gateways: config.gateways.map(strip),
@@ -63,7 +74,9 @@ export function toWire(config: ValidatedConfig, credentials: ServerCredentials =
     workloadEntries: config.workloadEntries.map(strip),
     healthCheckPolicies: config.healthCheckPolicies.map(strip),
     meshConfigs: config.meshConfigs.map(strip),
+    rateLimitPolicies: config.rateLimitPolicies.map(strip),
     credentials,
+    ...(rateLimitSecrets === undefined ? {} : { rateLimitSecrets }),
   };
 }
 
@@ -81,5 +94,6 @@ export function fromWire(wire: WireConfig): ValidatedConfig {
     workloadEntries: wire.workloadEntries.map(restore),
     healthCheckPolicies: wire.healthCheckPolicies.map(restore),
     meshConfigs: wire.meshConfigs.map(restore),
+    rateLimitPolicies: wire.rateLimitPolicies.map(restore),
   };
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { BindFailure, ListenerAddress } from '../data-plane.js';
 import type { MetricJson } from '../observability/metric-json.js';
 import type { ClusterStatus } from '../upstream/cluster.js';
+import { createSharedLimits } from '../filters/ratelimit/shared-limits.js';
 import { workerSettingsVariable, type PrimaryMessage, type WireConfig, type WorkerMessage, type WorkerSettings } from './messages.js';
 
 // The primary's side of node:cluster: it forks the workers, hands each the current config,
@@ -81,6 +82,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let queryId = 0;
   /** The questions asked of workers (metrics, clusters) that wait for their answer, by id. */
   const queries = new Map<number, (answer: unknown) => void>();
+  // Local rate limits of all workers, counted here so that `--workers` does not multiply them.
+  const sharedLimits = createSharedLimits();
 
   cluster.setupPrimary({ exec: options.exec, serialization: 'advanced' });
 
@@ -128,6 +131,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'listening') {
         if (current !== undefined) send(worker, { type: 'config', ...current, strict });
+        return;
+      }
+      if (message.type === 'rate-limit') {
+        void sharedLimits.consume(message.limit, message.key).then((result) => send(worker, { type: 'rate-limit-result', id: message.id, result }));
         return;
       }
       if (message.type === 'metrics' || message.type === 'clusters') {

@@ -14,8 +14,16 @@ const settings = JSON.parse(process.env[workerSettingsVariable] ?? '{}') as Work
 const logger = createLogger({ level: settings.logLevel, fields: { worker: cluster.worker?.id } });
 const accessLog = createAccessLog();
 const tracing = createTracing();
-const dataPlane = createDataPlane({ logger, accessLog, tracing, drainMs: settings.drainMs, source: settings.source });
 const send = (message: WorkerMessage) => process.send?.(message);
+const dataPlane = createDataPlane({
+  logger,
+  accessLog,
+  tracing,
+  drainMs: settings.drainMs,
+  source: settings.source,
+  workers: settings.workers,
+  askRateLimit: (id, limit, key) => send({ type: 'rate-limit', id, limit, key }),
+});
 
 let applying: Promise<unknown> = Promise.resolve();
 let draining = false;
@@ -37,14 +45,16 @@ process.on('message', (message: PrimaryMessage) => {
   if (message.type === 'drain') return drain();
   if (message.type === 'metrics') return send({ type: 'metrics', id: message.id, metrics: dataPlane.metrics() });
   if (message.type === 'clusters') return send({ type: 'clusters', id: message.id, clusters: dataPlane.clusterStatus() });
+  if (message.type === 'rate-limit-result') return dataPlane.rateLimitResult(message.id, message.result);
   // Configurations apply in the order they were sent.
+  const { config, generation, strict } = message;
   applying = applying.then(async () => {
     try {
-      const { snapshot } = compileSnapshot(fromWire(message.config), message.generation, message.config.credentials);
-      const bindFailures = await dataPlane.apply(snapshot, message.strict ? 'throw' : 'report');
-      send({ type: 'applied', generation: message.generation, listeners: dataPlane.listeners(), bindFailures });
+      const { snapshot } = compileSnapshot(fromWire(config), generation, config.credentials, config.rateLimitSecrets);
+      const bindFailures = await dataPlane.apply(snapshot, strict ? 'throw' : 'report');
+      send({ type: 'applied', generation, listeners: dataPlane.listeners(), bindFailures });
     } catch (err) {
-      send({ type: 'failed', generation: message.generation, message: err instanceof Error ? err.message : String(err) });
+      send({ type: 'failed', generation, message: err instanceof Error ? err.message : String(err) });
     }
   });
 });

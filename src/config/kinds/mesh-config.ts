@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { addCodedIssue, integer, portNumber } from './common.js';
+import { addCodedIssue, duration, integer, portNumber, whenObject } from './common.js';
 
 // MeshConfig (meshgate.dev/v1alpha1): the gateway-wide settings Istio keeps in its mesh config
 // (the `mesh` key of the `istio` ConfigMap) rather than in a resource. The spec takes Istio's
@@ -21,6 +21,66 @@ const ProxyConfig = z.strictObject({
   gatewayTopology: GatewayTopology.prefault({}),
   tracing: Tracing.prefault({}),
 });
+
+/** A secret read by the primary when the config loads, so it is never written in the YAML. */
+const SecretSource = z
+  .strictObject({
+    /** A file holding the secret (a mounted Kubernetes Secret); trailing newlines are dropped. */
+    file: z.string().min(1).optional(),
+    /** An environment variable of the gateway process. */
+    env: z.string().min(1).optional(),
+  })
+  .check(
+    z.superRefine((source, ctx) => {
+      if ((source.file === undefined) === (source.env === undefined)) addCodedIssue(ctx, 'MG_ERR_CONFIG_ONEOF', 'set exactly one of file, env');
+    }, whenObject),
+  );
+export type SecretSource = z.output<typeof SecretSource>;
+
+/**
+ * meshgate's own (Istio has no rate-limit settings): where Global RateLimitPolicies count,
+ * shaped like Envoy Gateway's `rateLimit.backend.redis` and `failClosed`.
+ */
+const RateLimitSettings = z.strictObject({
+  backend: z
+    .strictObject({
+      type: z.literal('Redis').default('Redis'),
+      redis: z.strictObject({
+        /** redis://host:port[/db] or rediss:// for TLS; a password in it is redacted from /config_dump. */
+        url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').optional(),
+        username: z.string().optional(),
+        password: SecretSource.optional(),
+        tls: z
+          .strictObject({
+            /** PEM file of the CA that signed Redis's certificate; the system CAs when absent. */
+            caCertificates: z.string().optional(),
+            /** SNI and the name the certificate must carry; the URL's host when absent. */
+            sni: z.string().optional(),
+          })
+          .optional(),
+        sentinel: z
+          .strictObject({
+            /** The master group name the sentinels watch. */
+            masterName: z.string().min(1),
+            /** "host:port" of each sentinel. */
+            addresses: z.array(z.string().regex(/^.+:\d+$/, 'expected "host:port"')).min(1),
+          })
+          .optional(),
+        /** Prefix of every key meshgate writes (several gateways may share one Redis). */
+        keyPrefix: z.string().min(1).default('meshgate'),
+      }).check(
+        z.superRefine((redis, ctx) => {
+          if ((redis.url === undefined) === (redis.sentinel === undefined)) addCodedIssue(ctx, 'MG_ERR_CONFIG_ONEOF', 'set exactly one of url (one Redis) or sentinel (Redis Sentinel)');
+        }, whenObject),
+      ),
+    })
+    .optional(),
+  /** Envoy Gateway's failClosed: when Redis cannot answer, reject (500, flag RLSE) instead of limiting locally. */
+  failClosed: z.boolean().default(false),
+  /** The longest a request waits for Redis before the failure mode applies. */
+  timeout: duration.default(200),
+});
+export type RateLimitSettings = z.output<typeof RateLimitSettings>;
 
 /** Istio's OpenTelemetry tracing provider; meshgate exports over OTLP/HTTP only. */
 const OpenTelemetryProvider = z.strictObject({
@@ -51,6 +111,8 @@ export const MeshConfigSpec = z
     extensionProviders: z.array(ExtensionProvider).default([]),
     /** Istio's: the providers used when no Telemetry resource names one (meshgate reads `tracing`). */
     defaultProviders: z.strictObject({ tracing: z.array(z.string()).max(1).default([]) }).prefault({}),
+    /** meshgate's own: the backend of Global rate limits. */
+    rateLimit: RateLimitSettings.prefault({}),
   })
   .superRefine((spec, ctx) => {
     if (spec.accessLogFile !== '' && spec.accessLogFile !== accessLogStdout) {
