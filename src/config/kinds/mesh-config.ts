@@ -114,15 +114,21 @@ export const MeshConfigSpec = z
     /** meshgate's own: the backend of Global rate limits. */
     rateLimit: RateLimitSettings.prefault({}),
   })
-  .superRefine((spec, ctx) => {
-    if (spec.accessLogFile !== '' && spec.accessLogFile !== accessLogStdout) {
-      addCodedIssue(ctx, 'MG_ERR_MESH_ACCESS_LOG_FILE', `meshgate writes its access log to ${accessLogStdout} only (a file is not built); got "${spec.accessLogFile}"`, ['accessLogFile']);
-    }
-    const names = new Set(spec.extensionProviders.map((provider) => provider.name));
-    spec.defaultProviders.tracing.forEach((name, index) => {
-      if (!names.has(name)) addCodedIssue(ctx, 'MG_ERR_MESH_PROVIDER_MISSING', `no extensionProviders entry is named "${name}"`, ['defaultProviders', 'tracing', index]);
-    });
-  });
+  .check(
+    // Runs even when other fields failed (whenObject), so every problem is reported at once.
+    z.superRefine((spec, ctx) => {
+      if (typeof spec.accessLogFile === 'string' && spec.accessLogFile !== '' && spec.accessLogFile !== accessLogStdout) {
+        addCodedIssue(ctx, 'MG_ERR_MESH_ACCESS_LOG_FILE', `meshgate writes its access log to ${accessLogStdout} only (a file is not built); got "${spec.accessLogFile}"`, ['accessLogFile']);
+      }
+      const providers: unknown = spec.extensionProviders;
+      const names = new Set(Array.isArray(providers) ? providers.map((provider: { name?: unknown }) => provider?.name) : []);
+      const tracing: unknown = spec.defaultProviders?.tracing;
+      if (!Array.isArray(tracing)) return;
+      tracing.forEach((name: unknown, index) => {
+        if (!names.has(name)) addCodedIssue(ctx, 'MG_ERR_MESH_PROVIDER_MISSING', `no extensionProviders entry is named "${String(name)}"`, ['defaultProviders', 'tracing', index]);
+      });
+    }, whenObject),
+  );
 export type MeshConfigSpec = z.output<typeof MeshConfigSpec>;
 
 /** The settings when no MeshConfig is given. */
