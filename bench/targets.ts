@@ -104,12 +104,7 @@ export function benchTargets(env: TargetEnvironment): Target[] {
 async function startMeshgate(env: TargetEnvironment, context: TargetContext, workerArgs: readonly string[]): Promise<RunningTarget> {
   const port = await freePort();
   await writeFile(path.join(context.workDir, 'meshgate.yaml'), context.benchCase.meshgateConfig(port, { address: '127.0.0.1', port: context.upstream.port }, context.tls));
-  // The access log is on (Istio's default is off) and goes to /dev/null: written, as in
-  // production, but not kept.
-  await writeFile(
-    path.join(context.workDir, 'mesh-config.yaml'),
-    'apiVersion: meshgate.dev/v1alpha1\nkind: MeshConfig\nmetadata: { name: mesh }\nspec:\n  accessLogFile: /dev/stdout\n',
-  );
+  // Istio's defaults: no access log (no MeshConfig turns it on), as no other target writes one.
   const args = [env.meshgateCli!, 'run', '--config', context.workDir, '--no-admin', '--no-watch', '--log-level', 'warn', '--drain-timeout', '1s', ...workerArgs];
   const gateway = startProcess('meshgate', env.node, args, 'ignore');
   return { port, process: gateway, startTimeoutMs: 120_000, stop: () => gateway.stop() };
@@ -128,8 +123,8 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
 http {
-  # nginx logs every request by default; written as meshgate's is, to /dev/null.
-  access_log /dev/null combined;
+  # nginx logs every request by default; off here, as meshgate's (Istio's default) and the others.
+  access_log off;
   client_body_temp_path ${dir}/client_body;
   proxy_temp_path ${dir}/proxy;
   upstream upstream_bench {
