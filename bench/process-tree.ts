@@ -2,8 +2,14 @@
 // forked (cluster workers, nginx workers), read from Linux /proc.
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Sum of VmRSS over `rootPid` and all its descendants, in bytes; 0 when the process is gone. */
-export function treeRssBytes(rootPid: number): number {
+export interface TreeRss {
+  /** Sum of VmRSS over the process and all its descendants, in bytes; 0 when the process is gone. */
+  readonly totalBytes: number;
+  /** VmRSS of the largest of them (for meshgate, a worker or the primary). */
+  readonly largestBytes: number;
+}
+
+export function treeRss(rootPid: number): TreeRss {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -13,14 +19,17 @@ export function treeRssBytes(rootPid: number): number {
     if (siblings === undefined) children.set(ppid, [Number(entry)]);
     else siblings.push(Number(entry));
   }
-  let total = 0;
+  let totalBytes = 0;
+  let largestBytes = 0;
   const pending = [rootPid];
   while (pending.length > 0) {
     const pid = pending.pop()!;
-    total += rssBytes(pid);
+    const bytes = rssBytes(pid);
+    totalBytes += bytes;
+    largestBytes = Math.max(largestBytes, bytes);
     pending.push(...(children.get(pid) ?? []));
   }
-  return total;
+  return { totalBytes, largestBytes };
 }
 
 function parentPid(pid: string): number | undefined {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchCases, type BenchCase } from './cases.js';
 import { waitUntilServing } from './probe.js';
-import { treeRssBytes } from './process-tree.js';
+import { treeRss } from './process-tree.js';
 import { compileNodeScript, startProcess, stopAllProcesses } from './processes.js';
 import { describeErrors, markdownTable, type CaseRow, type TargetResult } from './report.js';
 import { benchTargets, peerInstallHint, peerVersion, type RunningTarget, type Target } from './targets.js';
@@ -110,7 +110,7 @@ async function measure(target: Target, benchCase: BenchCase, load: LoadOptions, 
     }
     const exit = running.process.exitStatus();
     if (exit !== undefined) throw new Error(`${running.process.label} exited during the load (${exit}): ${running.process.output()}`);
-    return { kind: 'measured', runs, rssBytes: treeRssBytes(running.process.pid) };
+    return { kind: 'measured', runs, rss: treeRss(running.process.pid) };
   } catch (err) {
     progress(`${tag}: failed: ${oneLine(err)}`);
     return { kind: 'failed', reason: oneLine(err) };
@@ -189,7 +189,7 @@ async function main(): Promise<number> {
 - machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown cpu'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}; node ${process.version}; ${wrk}; ${nginxVersion ?? 'no nginx'}; ${haproxyVersion ?? 'no HAProxy'}
 - load: \`wrk -t${wrkThreads} -c${load.connections} -d${load.durationSeconds}s --latency\`, ${warmupSeconds} s warm-up before each of ${load.runs} measured runs; every target started fresh for every case, in front of a fresh upstream (one node:http process)
 - **the ${cpus.length} cores are shared** by wrk (${wrkThreads} threads), the upstream and the target, all on 127.0.0.1: the figures compare targets on this machine, they are not what a dedicated gateway host does; "direct" is the upstream's own limit under the same load
-- req/s: median of the runs (min-max); p50/p99: wrk's latency percentiles, median of the runs; RSS: VmRSS of the target and its child processes after the last run; errors: socket errors and non-2xx/3xx answers over all measured runs
+- req/s: median of the runs (min-max); p50/p99: wrk's latency percentiles, median of the runs; RSS: VmRSS of the target and its child processes after the last run, and of the largest one of them (a meshgate worker or primary, an nginx worker); errors: socket errors and non-2xx/3xx answers over all measured runs
 - load average (1 min) when the benchmark started: ${loadBefore.toFixed(2)} (well above 0 means other work was sharing the cores too)
 ${tls === undefined ? '' : `- HTTPS cases: every target (and "direct", a second upstream process) serves HTTPS with a ${tls.description}; the proxies forward plain HTTP to the upstream
 `}- access logs: meshgate one line per request, nginx its combined format (both to /dev/null); HAProxy and the reference proxy log nothing
