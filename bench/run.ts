@@ -192,7 +192,7 @@ async function main(): Promise<number> {
 - req/s: median of the runs (min-max); p50/p99: wrk's latency percentiles, median of the runs; RSS: VmRSS of the target and its child processes after the last run, and of the largest one of them (a meshgate worker or primary, an nginx worker); errors: socket errors and non-2xx/3xx answers over all measured runs
 - load average (1 min) when the benchmark started: ${loadBefore.toFixed(2)} (well above 0 means other work was sharing the cores too)
 ${tls === undefined ? '' : `- HTTPS cases: every target (and "direct", a second upstream process) serves HTTPS with a ${tls.description}; the proxies forward plain HTTP to the upstream
-`}- access logs: none (meshgate on Istio's default, nginx `access_log off`, HAProxy and the reference proxy log nothing)
+`}- access logs: none (meshgate on Istio's default, nginx \`access_log off\`, HAProxy and the reference proxy log nothing)
 ${load.cases.flatMap((c) => (c.peerNote === undefined ? [] : [`- ${c.title}: ${c.peerNote}\n`])).join('')}
 ${markdownTable(rows)}
 `;
