@@ -14,7 +14,7 @@ export default tseslint.config(
   },
   {
     // The status page's script runs in the browser; sourceType script keeps it one plain file.
-    files: ['static/**/*.js'],
+    files: ['src/admin/status-page/*.js'],
     languageOptions: { sourceType: 'script', globals: { document: 'readonly', fetch: 'readonly', performance: 'readonly', setInterval: 'readonly' } },
   },
   {

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 
-// The status page on the admin port: plain HTML and JavaScript from static/status/ (no CDN, no
+// The status page on the admin port: plain HTML and JavaScript from src/admin/status-page/ (no CDN, no
 // framework), which read /config_dump and /stats/prometheus from the same port in the browser.
 
-const folder = new URL('../../static/status/', import.meta.url);
+// Served from the source tree (tsc copies no assets): dist/admin/ -> src/admin/status-page/.
+const folder = new URL('../../src/admin/status-page/', import.meta.url);
 
 const files: Readonly<Record<string, { readonly file: string; readonly type: string }>> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
