@@ -228,15 +228,8 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     listeners: () => [...open].map(([name, { listener }]) => ({ name, ...listener.address() })),
     metrics: () => [
       ...metrics.toJson(),
-      ...workerMetricsJson(clusters, pools),
+      ...workerMetricsJson(clusters, pools, [...open].map(([listener, entry]) => ({ listener, connections: entry.listener.connections() }))),
       rateLimitMetrics.toJson(),
-      {
-        name: 'meshgate_downstream_connections_active',
-        help: 'Client connections open now, by listener (Envoy: downstream_cx_active).',
-        type: 'gauge',
-        aggregator: 'sum',
-        values: [...open].map(([listener, entry]) => ({ value: entry.listener.connections(), labels: { listener } })),
-      },
     ],
     rateLimitResult: (id, result) => rateLimits.onResult(id, result),
     async stop() {

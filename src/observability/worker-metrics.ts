@@ -2,11 +2,12 @@ import type { ClusterManager } from '../upstream/cluster-manager.js';
 import type { PoolRegistry } from '../upstream/pool-registry.js';
 import type { MetricJson, MetricValueJson } from './metric-json.js';
 
-// meshgate's own metrics that live in a worker: endpoints by health, outlier ejections and
-// upstream connection pools. Read from the runtime objects when the primary asks, so they cost
+// meshgate's own metrics that live in a worker: endpoints by health, outlier ejections,
+// upstream connection pools and client connections per listener. Read from the runtime objects when the primary asks, so they cost
 // the request path nothing. How the primary combines workers is each metric's `aggregator`.
 
-export function workerMetricsJson(clusters: ClusterManager, pools: PoolRegistry): MetricJson[] {
+/** `listeners`: each open listener's client connections now. */
+export function workerMetricsJson(clusters: ClusterManager, pools: PoolRegistry, listeners: readonly { listener: string; connections: number }[]): MetricJson[] {
   const endpoints: MetricValueJson[] = [];
   const ejections: MetricValueJson[] = [];
   for (const { config, cluster } of clusters.all()) {
@@ -44,5 +45,12 @@ export function workerMetricsJson(clusters: ClusterManager, pools: PoolRegistry)
     { name: 'meshgate_upstream_connections_idle', help: 'Upstream connections open and idle per endpoint (undici Pool: free).', type: 'gauge', aggregator: 'sum', values: poolValues.free },
     { name: 'meshgate_upstream_requests_pending', help: 'Requests waiting for an upstream connection per endpoint (undici Pool: pending).', type: 'gauge', aggregator: 'sum', values: poolValues.pending },
     { name: 'meshgate_upstream_requests_active', help: 'Requests in flight on upstream connections per endpoint (undici Pool: running).', type: 'gauge', aggregator: 'sum', values: poolValues.running },
+    {
+      name: 'meshgate_downstream_connections_active',
+      help: 'Client connections open now, by listener (Envoy: downstream_cx_active).',
+      type: 'gauge',
+      aggregator: 'sum',
+      values: listeners.map(({ listener, connections }) => ({ value: connections, labels: { listener } })),
+    },
   ];
 }

@@ -105,7 +105,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         queries.set(id, done as (answer: unknown) => void);
         send(worker, { type, id });
       });
-    return Promise.all([...live.values()].filter(({ worker }) => worker.isConnected()).map(ask)).then((answers) => answers.filter((a): a is Awaited<Answer> & Answer => a !== undefined));
+    return Promise.all([...live.values()].filter(({ worker }) => worker.isConnected()).map(ask)).then((answers) => answers.filter((answer): answer is Awaited<Answer> => answer !== undefined));
   };
 
   const settle = () => {
