@@ -28,6 +28,9 @@ Options for run and demo:
   --certs DIR            certificates: DIR/NAME/tls.crt, tls.key, ca.crt for credentialName NAME
                          (default: certs/ beside the first config path, else ./certs)
   --workers N|auto       worker processes serving traffic (default: auto, one per available core)
+  --connection-balance kernel|round-robin
+                         kernel: workers accept on the shared socket; round-robin: the primary
+                         accepts and hands each connection to the next worker (default: kernel)
   --admin-port N         admin port: the status page (/), /healthz/ready, /config_dump, /clusters,
                          /listeners, /certs, /reload, /workers, /stats/prometheus (default: 15000)
   --readiness-port N     readiness alone, /healthz/ready (default: 15021)
@@ -46,6 +49,7 @@ const runOptions = {
   namespace: { type: 'string', default: 'default' },
   certs: { type: 'string' },
   workers: { type: 'string', default: 'auto' },
+  'connection-balance': { type: 'string', default: 'kernel' },
   'admin-port': { type: 'string', default: '15000' },
   'readiness-port': { type: 'string', default: '15021' },
   'admin-bind': { type: 'string', default: '127.0.0.1' },
@@ -128,6 +132,9 @@ async function run(paths: string[], flags: Flags, demo: boolean): Promise<number
   const workers = flags.workers === 'auto' ? availableParallelism() : Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1) throw usageError(`--workers "${flags.workers}" is not a number of workers (1 or more) or auto`);
 
+  const connectionBalance = flags['connection-balance'];
+  if (connectionBalance !== 'kernel' && connectionBalance !== 'round-robin') throw usageError(`--connection-balance "${connectionBalance}" is not kernel or round-robin`);
+
   const certs = certsDir(paths, flags);
   const upstreams = demo ? await startDemoUpstreams(paths, flags.namespace, certs, logger) : undefined;
   const gateway = await startGateway({
@@ -135,6 +142,7 @@ async function run(paths: string[], flags: Flags, demo: boolean): Promise<number
     certsDir: certs,
     namespace: flags.namespace,
     workers,
+    connectionBalance,
     ...(flags['no-admin'] ? {} : { admin: { bind: flags['admin-bind'], port: adminPort, readinessPort } }),
     ...(flags['no-prometheus'] ? {} : { prometheus: { bind: flags['admin-bind'], port: prometheusPort } }),
     source: { name: flags['workload-name'], namespace: flags.namespace },

@@ -7,7 +7,7 @@ import { formatIssue } from './config/issue.js';
 import type { ConfigIssue } from './config/issue.js';
 import { watchConfig, type ConfigWatcher } from './config/watch.js';
 import { startAdminServer, type RefusedReload } from './admin/admin-server.js';
-import { createSupervisor, type WorkerReport } from './process/supervisor.js';
+import { createSupervisor, type ConnectionBalance, type WorkerReport } from './process/supervisor.js';
 import { toWire } from './process/messages.js';
 import { createConfigDump, type ConfigDump } from './admin/config-dump.js';
 import { createGatewayMetrics } from './observability/gateway-metrics.js';
@@ -28,6 +28,7 @@ export interface GatewayOptions {
   readonly certsDir: string;
   readonly namespace: string;
   readonly workers: number;
+  readonly connectionBalance: ConnectionBalance;
   /** The admin port and the readiness port (both on `bind`); none when undefined. */
   readonly admin?: { readonly bind: string; readonly port: number; readonly readinessPort: number };
   /** Where /stats/prometheus is served besides the admin port (Istio's 15090). */
@@ -80,6 +81,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let lastRefused: RefusedReload | undefined;
   const supervisor = createSupervisor({
     count: options.workers,
+    connectionBalance: options.connectionBalance,
     exec: workerScript,
     settings: { logLevel: options.logLevel, drainMs: options.drainMs, source: options.source, workers: options.workers },
     logger,

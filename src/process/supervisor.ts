@@ -10,8 +10,18 @@ import { workerSettingsVariable, type PrimaryMessage, type WireConfig, type Work
 // knows which generation each one serves, and replaces a worker that dies, backing off when
 // workers keep dying young (a crash loop must not spin the CPU).
 
+/**
+ * Who hands new connections to workers. 'kernel': every worker accepts on the shared listening
+ * socket and the kernel wakes whichever is free (nginx's model; a new connection costs the primary
+ * nothing). 'round-robin': the primary accepts each connection and passes it to the next worker
+ * over IPC (node:cluster's default on Linux), which spreads connections evenly but costs the
+ * primary about as much CPU per connection as a TLS handshake costs nginx.
+ */
+export type ConnectionBalance = 'kernel' | 'round-robin';
+
 export interface SupervisorOptions {
   readonly count: number;
+  readonly connectionBalance: ConnectionBalance;
   /** The worker script (dist/process/worker-main.js). */
   readonly exec: string;
   readonly settings: WorkerSettings;
@@ -85,6 +95,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   // Local rate limits of all workers, counted here so that `--workers` does not multiply them.
   const sharedLimits = createSharedLimits();
 
+  // Read by node:cluster once, at setupPrimary; it overrides NODE_CLUSTER_SCHED_POLICY.
+  cluster.schedulingPolicy = options.connectionBalance === 'kernel' ? cluster.SCHED_NONE : cluster.SCHED_RR;
   cluster.setupPrimary({ exec: options.exec, serialization: 'advanced' });
 
   const send = (worker: Worker, message: PrimaryMessage) => {

@@ -90,6 +90,9 @@ test('command-line mistakes exit 2 with usage', async (t) => {
   const badPort = await meshgate('run', '--config', 'gateways/', '--readiness-port', '99999');
   t.is(badPort.code, 2);
   t.regex(badPort.stderr, /--readiness-port "99999" is not a port/);
+  const badBalance = await meshgate('run', '--config', 'gateways/', '--connection-balance', 'random');
+  t.is(badBalance.code, 2);
+  t.regex(badBalance.stderr, /--connection-balance "random" is not kernel or round-robin/);
 });
 
 test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {

@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { Pool, request, WebSocket } from 'undici';
 import { freePort } from '../helpers/free-port.js';
@@ -18,12 +19,12 @@ interface Running {
   upstream: TestUpstream;
 }
 
-async function start(t: ExecutionContext, handler?: Parameters<typeof startUpstream>[1]): Promise<Running> {
+async function start(t: ExecutionContext, handler?: Parameters<typeof startUpstream>[1], extraArgs: readonly string[] = []): Promise<Running> {
   const upstream = await startUpstream('app', handler ?? ((_req, res, name) => res.end(name)));
   const port = await freePort();
   const dir = await configDir('process-model');
   await writeConfig(dir, 'app.yaml', singleRouteConfig({ port, upstreamPort: upstream.port }));
-  const gateway = await startGatewayProcess(['--config', dir, '--workers', '2']);
+  const gateway = await startGatewayProcess(['--config', dir, '--workers', '2', ...extraArgs]);
   t.teardown(async () => {
     await gateway.stop();
     await upstream.close();
@@ -69,6 +70,35 @@ test('a worker killed with SIGKILL is replaced and traffic continues', async (t)
   );
   t.deepEqual(new Set(statuses), new Set([200]));
 });
+
+/** CPU time (user + system, in clock ticks) a process has used: which workers did the work. */
+async function cpuTicks(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  // Fields 14 and 15 of proc(5), counted from the state field (3).
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+for (const balance of ['kernel', 'round-robin'] as const) {
+  test(`--connection-balance ${balance}: both workers take new connections`, async (t) => {
+    const { gateway, port } = await start(t, undefined, ['--connection-balance', balance]);
+    const { pids } = await workers(gateway);
+    const before = await Promise.all(pids.map(cpuTicks));
+    // 20 clients, each opening a new connection per request, as a load balancer's health checks
+    // and short-lived clients do.
+    const statuses: number[] = [];
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        for (let i = 0; i < 40; i++) statuses.push((await request(`http://127.0.0.1:${port}/`, { reset: true })).statusCode);
+      }),
+    );
+    t.deepEqual(new Set(statuses), new Set([200]));
+    const used = (await Promise.all(pids.map(cpuTicks))).map((ticks, i) => ticks - before[i]!);
+    const total = used[0]! + used[1]!;
+    t.log(`CPU ticks per worker for 800 connections (${balance}): ${used.join(', ')}`);
+    // Even within a factor of 4: neither worker is left idle while the other takes everything.
+    for (const share of used) t.true(share >= total / 5, `worker CPU ticks ${used.join(', ')}`);
+  });
+}
 
 test('20 reloads under 200 concurrent connections: no failed request, no socket error', async (t) => {
   const { gateway, port, dir, upstream } = await start(t);
