@@ -100,6 +100,12 @@ for (const balance of ['kernel', 'round-robin'] as const) {
   });
 }
 
+test('workers run with 8 MiB semi-spaces', async (t) => {
+  const { gateway } = await start(t);
+  const { pids } = await workers(gateway);
+  for (const pid of pids) t.true((await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').includes('--max-semi-space-size=8'));
+});
+
 test('20 reloads under 200 concurrent connections: no failed request, no socket error', async (t) => {
   const { gateway, port, dir, upstream } = await start(t);
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 200 });
