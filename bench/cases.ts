@@ -25,6 +25,8 @@ export interface BenchCase {
   readonly peerNote?: string;
   /** Every target, the direct upstream included, serves HTTPS with the run's certificate. */
   readonly tls?: true;
+  /** wrk offers no TLS session on a new connection (bench/no-resume.c), so each is a full handshake. */
+  readonly fullHandshakes?: true;
   meshgateConfig(gatewayPort: number, upstream: StaticEndpoint, tls: TlsFiles | undefined): string;
 }
 
@@ -118,9 +120,23 @@ wrk.headers["Content-Type"] = "application/octet-stream"`,
   },
   {
     id: 'tls-handshake',
-    title: 'HTTPS GET, new TLS connection per request (req/s = full handshakes/s)',
+    title: 'HTTPS GET, new TLS connection per request, full handshake (req/s = full handshakes/s)',
     path: '/',
-    // wrk reconnects after each `Connection: close` answer and keeps no TLS session to resume.
+    // wrk reconnects after each `Connection: close` answer; bench/no-resume.c stops it offering
+    // the last session, so every connection is a new client's full handshake.
+    requestLua: 'wrk.headers["Connection"] = "close"',
+    probe: { method: 'GET', path: '/' },
+    tls: true,
+    fullHandshakes: true,
+    meshgateConfig: singleRouteConfigYaml,
+  },
+  {
+    id: 'tls-resume',
+    title: 'HTTPS GET, new TLS connection per request, offering the last session (a returning client)',
+    path: '/',
+    // wrk's own behaviour: each new connection offers the session of the one before. A server
+    // that sends a fresh ticket on every resumption (nginx does) resumes them all; Node's TLS
+    // 1.3 server sends none after a resumed handshake, so every other connection is a full one.
     requestLua: 'wrk.headers["Connection"] = "close"',
     probe: { method: 'GET', path: '/' },
     tls: true,

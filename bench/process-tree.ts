@@ -1,5 +1,5 @@
-// Resident memory of a target as its users would see it: the process and every process it
-// forked (cluster workers, nginx workers), read from Linux /proc.
+// Resident memory and CPU time of a target as its users would see them: the process and every
+// process it forked (cluster workers, nginx workers), read from Linux /proc.
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface TreeRss {
@@ -10,34 +10,61 @@ export interface TreeRss {
 }
 
 export function treeRss(rootPid: number): TreeRss {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const ppid = parentPid(entry);
-    if (ppid === undefined) continue;
-    const siblings = children.get(ppid);
-    if (siblings === undefined) children.set(ppid, [Number(entry)]);
-    else siblings.push(Number(entry));
-  }
   let totalBytes = 0;
   let largestBytes = 0;
-  const pending = [rootPid];
-  while (pending.length > 0) {
-    const pid = pending.pop()!;
+  for (const pid of processTree(rootPid)) {
     const bytes = rssBytes(pid);
     totalBytes += bytes;
     largestBytes = Math.max(largestBytes, bytes);
-    pending.push(...(children.get(pid) ?? []));
   }
   return { totalBytes, largestBytes };
 }
 
-function parentPid(pid: string): number | undefined {
+/**
+ * CPU time (user + system) the process and its descendants have used so far, in seconds. The
+ * difference over a run, divided by its requests, is what one request costs the target, whatever
+ * share of the cores the load generator took meanwhile.
+ */
+export function treeCpuSeconds(rootPid: number): number {
+  let ticks = 0;
+  for (const pid of processTree(rootPid)) {
+    const fields = statFields(String(pid));
+    // utime and stime: fields 14 and 15 of proc(5); statFields starts at field 3.
+    if (fields !== undefined) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / clockTicksPerSecond;
+}
+
+/** sysconf(_SC_CLK_TCK): 100 on every Linux port node runs on. */
+const clockTicksPerSecond = 100;
+
+/** The process and every live descendant. */
+function processTree(rootPid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const ppid = statFields(entry)?.[1];
+    if (ppid === undefined) continue;
+    const siblings = children.get(Number(ppid));
+    if (siblings === undefined) children.set(Number(ppid), [Number(entry)]);
+    else siblings.push(Number(entry));
+  }
+  const tree: number[] = [];
+  const pending = [rootPid];
+  while (pending.length > 0) {
+    const pid = pending.pop()!;
+    tree.push(pid);
+    pending.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** /proc/PID/stat from field 3 (state) on, or undefined when the process is gone. */
+function statFields(pid: string): string[] | undefined {
   const stat = readOrUndefined(`/proc/${pid}/stat`);
   if (stat === undefined) return undefined;
   // The command name (field 2) may hold spaces and parentheses: fields after it start at the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[1]);
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 function rssBytes(pid: number): number {

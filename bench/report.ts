@@ -4,8 +4,11 @@ import { median } from './stats.js';
 import type { WrkErrors, WrkResult } from './wrk.js';
 import type { TreeRss } from './process-tree.js';
 
+/** One wrk run and the target's CPU time per request during it. */
+export type MeasuredRun = WrkResult & { readonly cpuUsPerRequest: number };
+
 export type TargetResult =
-  | { readonly kind: 'measured'; readonly runs: readonly WrkResult[]; readonly rss: TreeRss }
+  | { readonly kind: 'measured'; readonly runs: readonly MeasuredRun[]; readonly rss: TreeRss }
   | { readonly kind: 'skipped'; readonly reason: string }
   | { readonly kind: 'failed'; readonly reason: string };
 
@@ -29,7 +32,7 @@ export function markdownTable(rows: readonly CaseRow[]): string {
   for (const row of rows) {
     if (row.result.kind === 'measured') medianRps.set(`${row.caseTitle}\n${row.targetId}`, median(row.result.runs.map((r) => r.requestsPerSecond)));
   }
-  const header = ['case', 'target', 'req/s median (min-max)', 'p50 ms', 'p99 ms', 'RSS MiB (largest process)', ...baselines.map((b) => b.column), 'errors'];
+  const header = ['case', 'target', 'req/s median (min-max)', 'p50 ms', 'p99 ms', 'CPU us/req', 'RSS MiB (largest process)', ...baselines.map((b) => b.column), 'errors'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const row of rows) {
     const { result } = row;
@@ -50,6 +53,7 @@ export function markdownTable(rows: readonly CaseRow[]): string {
         `${Math.round(own)} (${Math.round(Math.min(...rps))}-${Math.round(Math.max(...rps))})`,
         median(result.runs.map((r) => r.p50Ms)).toFixed(2),
         median(result.runs.map((r) => r.p99Ms)).toFixed(2),
+        Math.round(median(result.runs.map((r) => r.cpuUsPerRequest))),
         `${(result.rss.totalBytes / 2 ** 20).toFixed(0)} (${(result.rss.largestBytes / 2 ** 20).toFixed(0)})`,
         ...ratios,
         describeErrors(result.runs.map((r) => r.errors)),

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchCases, type BenchCase } from './cases.js';
 import { waitUntilServing } from './probe.js';
-import { treeRss } from './process-tree.js';
+import { buildNoResume } from './no-resume.js';
+import { treeCpuSeconds, treeRss } from './process-tree.js';
 import { compileNodeScript, startProcess, stopAllProcesses } from './processes.js';
 import { describeErrors, markdownTable, type CaseRow, type TargetResult } from './report.js';
 import { benchTargets, peerInstallHint, peerVersion, type RunningTarget, type Target } from './targets.js';
@@ -85,7 +86,12 @@ function oneLine(err: unknown): string {
   return text.replace(/\s+/g, ' ').replace(/\|/g, '/').slice(0, 300);
 }
 
-async function measure(target: Target, benchCase: BenchCase, load: LoadOptions, files: { workRoot: string; upstreamScript: string; luaScript: string; tls: TlsFiles | undefined }): Promise<TargetResult> {
+async function measure(
+  target: Target,
+  benchCase: BenchCase,
+  load: LoadOptions,
+  files: { workRoot: string; upstreamScript: string; luaScript: string; tls: TlsFiles | undefined; noResume: string | undefined },
+): Promise<TargetResult> {
   const tag = `[${benchCase.id}] ${target.label}`;
   const upstream = startProcess('upstream', process.execPath, [files.upstreamScript], 'pipe');
   let running: RunningTarget | undefined;
@@ -100,13 +106,18 @@ async function measure(target: Target, benchCase: BenchCase, load: LoadOptions, 
       threads: Math.min(wrkThreads, load.connections),
       connections: load.connections,
       scriptPath: files.luaScript,
+      ...(benchCase.fullHandshakes === true && files.noResume !== undefined ? { preload: files.noResume } : {}),
     };
     const runs = [];
     for (let i = 1; i <= load.runs; i++) {
       await runWrk({ ...wrkLoad, durationSeconds: warmupSeconds });
+      const cpuBefore = treeCpuSeconds(running.process.pid);
       const result = await runWrk({ ...wrkLoad, durationSeconds: load.durationSeconds });
-      runs.push(result);
-      progress(`${tag}: run ${i}/${load.runs}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${describeErrors([result.errors])}`);
+      const cpuUsPerRequest = ((treeCpuSeconds(running.process.pid) - cpuBefore) * 1e6) / Math.max(result.requests, 1);
+      runs.push({ ...result, cpuUsPerRequest });
+      progress(
+        `${tag}: run ${i}/${load.runs}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, CPU ${Math.round(cpuUsPerRequest)} us/request, errors ${describeErrors([result.errors])}`,
+      );
     }
     const exit = running.process.exitStatus();
     if (exit !== undefined) throw new Error(`${running.process.label} exited during the load (${exit}): ${running.process.output()}`);
@@ -154,6 +165,8 @@ async function main(): Promise<number> {
   const upstreamScript = await compileNodeScript(repoRoot, path.join(repoRoot, 'bench', 'upstream.ts'));
   const referenceProxyScript = await compileNodeScript(repoRoot, path.join(repoRoot, 'bench', 'reference-proxy.ts'));
   const tls = load.cases.some((c) => c.tls === true) ? await createTlsFiles(workRoot) : undefined;
+  const noResume = load.cases.some((c) => c.fullHandshakes === true) ? buildNoResume(repoRoot) : undefined;
+  if (noResume?.kind === 'missing') progress(`bench: the full-handshake case is skipped: ${noResume.reason}`);
   const targets = benchTargets({
     node: process.execPath,
     upstreamScript,
@@ -173,10 +186,11 @@ async function main(): Promise<number> {
     const luaScript = path.join(workRoot, `${benchCase.id}.lua`);
     await writeFile(luaScript, wrkScript(benchCase.requestLua));
     for (const target of targets) {
+      const skipReason = target.skipReason ?? (benchCase.fullHandshakes === true && noResume?.kind === 'missing' ? noResume.reason : undefined);
       const result: TargetResult =
-        target.skipReason !== undefined
-          ? { kind: 'skipped', reason: target.skipReason }
-          : await measure(target, benchCase, load, { workRoot, upstreamScript, luaScript, tls });
+        skipReason !== undefined
+          ? { kind: 'skipped', reason: skipReason }
+          : await measure(target, benchCase, load, { workRoot, upstreamScript, luaScript, tls, noResume: noResume?.kind === 'built' ? noResume.library : undefined });
       rows.push({ caseTitle: benchCase.title, targetId: target.id, targetLabel: target.label, result });
     }
   }
@@ -189,7 +203,7 @@ async function main(): Promise<number> {
 - machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown cpu'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}; node ${process.version}; ${wrk}; ${nginxVersion ?? 'no nginx'}; ${haproxyVersion ?? 'no HAProxy'}
 - load: \`wrk -t${wrkThreads} -c${load.connections} -d${load.durationSeconds}s --latency\`, ${warmupSeconds} s warm-up before each of ${load.runs} measured runs; every target started fresh for every case, in front of a fresh upstream (one node:http process)
 - **the ${cpus.length} cores are shared** by wrk (${wrkThreads} threads), the upstream and the target, all on 127.0.0.1: the figures compare targets on this machine, they are not what a dedicated gateway host does; "direct" is the upstream's own limit under the same load
-- req/s: median of the runs (min-max); p50/p99: wrk's latency percentiles, median of the runs; RSS: VmRSS of the target and its child processes after the last run, and of the largest one of them (a meshgate worker or primary, an nginx worker); errors: socket errors and non-2xx/3xx answers over all measured runs
+- req/s: median of the runs (min-max); p50/p99: wrk's latency percentiles, median of the runs; CPU: user + system CPU time of the target and its child processes during each measured run, divided by the run's requests, median of the runs (what a request costs the target, whatever share of the cores wrk took: wrk busy-polls while a TLS handshake is pending, so a slower handshake also costs the target cores); RSS: VmRSS of the target and its child processes after the last run, and of the largest one of them (a meshgate worker or primary, an nginx worker); errors: socket errors and non-2xx/3xx answers over all measured runs
 - load average (1 min) when the benchmark started: ${loadBefore.toFixed(2)} (well above 0 means other work was sharing the cores too)
 ${tls === undefined ? '' : `- HTTPS cases: every target (and "direct", a second upstream process) serves HTTPS with a ${tls.description}; the proxies forward plain HTTP to the upstream
 `}- access logs: none (meshgate on Istio's default, nginx \`access_log off\`, HAProxy and the reference proxy log nothing)

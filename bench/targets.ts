@@ -46,7 +46,7 @@ export interface TargetEnvironment {
   readonly haproxyVersion: string | undefined;
 }
 
-export const peerInstallHint = 'apt-get install -y wrk nginx-light haproxy   (or nginx instead of nginx-light)';
+export const peerInstallHint = 'apt-get install -y wrk nginx-light haproxy gcc   (or nginx instead of nginx-light; gcc builds bench/no-resume.c)';
 const startTimeoutMs = 20_000;
 
 export function benchTargets(env: TargetEnvironment): Target[] {

@@ -9,6 +9,8 @@ export interface WrkLoad {
   readonly durationSeconds: number;
   /** A Lua script made by wrkScript(). */
   readonly scriptPath: string;
+  /** A shared library wrk runs with (LD_PRELOAD), such as the no-resume build. */
+  readonly preload?: string;
 }
 
 export interface WrkErrors {
@@ -52,7 +54,8 @@ export function wrkVersion(): string | undefined {
 export function runWrk(load: WrkLoad): Promise<WrkResult> {
   const args = ['-t', String(load.threads), '-c', String(load.connections), '-d', `${load.durationSeconds}s`, '--latency', '-s', load.scriptPath, load.url];
   return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = load.preload === undefined ? process.env : { ...process.env, LD_PRELOAD: load.preload };
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
