@@ -149,6 +149,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     live.set(worker.id, tracked);
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'listening') {
+        // A worker still starting when stop() ran never got its drain (it was not listening yet).
+        if (stopping) return send(worker, { type: 'drain' });
         // Before the config, so the worker's first TLS server already has them.
         send(worker, { type: 'ticket-keys', keys: ticketKeys.current() });
         if (current !== undefined) send(worker, { type: 'config', ...current, strict });
