@@ -47,3 +47,10 @@ export function handshake(options: HandshakeOptions): Promise<Handshake> {
     socket.resume();
   });
 }
+
+/** `count` connections one after another, each offering `options.session`: whether each was resumed. */
+export async function resumptions(count: number, options: HandshakeOptions): Promise<boolean[]> {
+  const reused: boolean[] = [];
+  for (let i = 0; i < count; i++) reused.push((await handshake(options)).reused);
+  return reused;
+}
