@@ -10,9 +10,9 @@ import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/cert
 import { handshake, resumptions } from '../helpers/tls-session.js';
 
 // TLS session resumption as a returning client sees it, on the real binary with two workers:
-// a ticket resumes whichever worker takes the connection (node:cluster hands connections out
-// round robin, so consecutive connections alternate), and across reloads unless the certificate
-// changed. The client keeps offering the session of its first, full handshake: Node's TLS 1.3
+// a ticket resumes whichever worker takes the connection (with --connection-balance round-robin
+// consecutive connections alternate; with kernel, the default, the kernel spreads them, about
+// half each here), and across reloads unless the certificate changed. The client keeps offering the session of its first, full handshake: Node's TLS 1.3
 // server sends no new ticket after a resumed handshake and accepts a ticket more than once, so
 // this shows resumption on every connection instead of every other one.
 
@@ -24,7 +24,7 @@ interface Running {
   readonly write: (credential: string, routed?: boolean) => Promise<void>;
 }
 
-async function start(t: ExecutionContext): Promise<Running> {
+async function start(t: ExecutionContext, extraArgs: readonly string[] = []): Promise<Running> {
   const upstream = await startUpstream('resumption-app');
   const port = await freePort();
   const dir = await configDir('tls-resumption');
@@ -43,7 +43,7 @@ ${appRouteYaml({ upstreamPort: upstream.port, host: 'web.test', extraRoute })}`)
   };
   await mkdir(configs);
   await write('first');
-  const gateway = await startGatewayProcess(['--config', configs, '--certs', certs, '--workers', '2', '--log-level', 'debug']);
+  const gateway = await startGatewayProcess(['--config', configs, '--certs', certs, '--workers', '2', '--log-level', 'debug', ...extraArgs]);
   t.teardown(async () => {
     await gateway.stop();
     await upstream.close();
@@ -58,22 +58,24 @@ async function aWorkerPid(gateway: GatewayProcess): Promise<number> {
   return ((await res.body.json()) as { pids: number[] }).pids[0]!;
 }
 
-test('--workers 2: a session resumes on each of 20 further connections, whichever worker takes it, and on a replaced worker', async (t) => {
-  const { gateway, port, ca } = await start(t);
-  const first = await handshake({ port, servername: 'web.test', ca: ca.cert });
-  t.false(first.reused);
-  t.truthy(first.session);
-  t.deepEqual(await resumptions(20, { port, servername: 'web.test', ca: ca.cert, session: first.session! }), Array.from({ length: 20 }, () => true));
+for (const balance of ['kernel', 'round-robin'] as const) {
+  test(`--workers 2, --connection-balance ${balance}: a session resumes on each of 20 further connections, whichever worker takes it, and on a replaced worker`, async (t) => {
+    const { gateway, port, ca } = await start(t, ['--connection-balance', balance]);
+    const first = await handshake({ port, servername: 'web.test', ca: ca.cert });
+    t.false(first.reused);
+    t.truthy(first.session);
+    t.deepEqual(await resumptions(20, { port, servername: 'web.test', ca: ca.cert, session: first.session! }), Array.from({ length: 20 }, () => true));
 
-  // TLS 1.2 tickets too (the ticket comes within the handshake there).
-  const tls12 = await handshake({ port, servername: 'web.test', ca: ca.cert, maxVersion: 'TLSv1.2' });
-  t.deepEqual(await resumptions(4, { port, servername: 'web.test', ca: ca.cert, maxVersion: 'TLSv1.2', session: tls12.session! }), [true, true, true, true]);
+    // TLS 1.2 tickets too (the ticket comes within the handshake there).
+    const tls12 = await handshake({ port, servername: 'web.test', ca: ca.cert, maxVersion: 'TLSv1.2' });
+    t.deepEqual(await resumptions(4, { port, servername: 'web.test', ca: ca.cert, maxVersion: 'TLSv1.2', session: tls12.session! }), [true, true, true, true]);
 
-  // A worker that dies is replaced by one with the same keys (worker 3: its listener's debug line says it serves).
-  process.kill(await aWorkerPid(gateway), 'SIGKILL');
-  await gateway.waitForLog((l) => l.msg === 'listener ready' && l.worker === 3);
-  t.deepEqual(await resumptions(4, { port, servername: 'web.test', ca: ca.cert, session: first.session! }), [true, true, true, true]);
-});
+    // A worker that dies is replaced by one with the same keys (worker 3: its listener's debug line says it serves).
+    process.kill(await aWorkerPid(gateway), 'SIGKILL');
+    await gateway.waitForLog((l) => l.msg === 'listener ready' && l.worker === 3);
+    t.deepEqual(await resumptions(4, { port, servername: 'web.test', ca: ca.cert, session: first.session! }), [true, true, true, true]);
+  });
+}
 
 test('a reload that leaves TLS alone keeps sessions; one that changes the certificate gets a full handshake with the new one', async (t) => {
   const { gateway, port, ca, write } = await start(t);
