@@ -17,6 +17,7 @@ import { createRateLimitMetrics } from './observability/rate-limit-metrics.js';
 import type { MetricJson } from './observability/metric-json.js';
 import { createRateLimitBackends } from './filters/ratelimit/rate-limit-backends.js';
 import type { Consumed, LimitSpec } from './filters/ratelimit/limit-spec.js';
+import type { TicketKeys } from './listeners/ticket-keys.js';
 
 // What serves traffic: the listeners and the upstream clusters of the current snapshot. Applying
 // a snapshot swaps one reference per listener; listeners that did not change keep their sockets,
@@ -33,6 +34,8 @@ export interface DataPlaneOptions {
   readonly workers: number;
   /** Sends a Local rate-limit check to the primary (several workers). */
   readonly askRateLimit: (id: number, limit: LimitSpec, key: string) => void;
+  /** The session-ticket keys every TLS listener uses (the primary's, the same in every worker). */
+  readonly ticketKeys: TicketKeys;
 }
 
 export interface ListenerAddress {
@@ -95,7 +98,7 @@ interface OpenListener {
 }
 
 export function createDataPlane(options: DataPlaneOptions): DataPlane {
-  const { logger } = options;
+  const { logger, ticketKeys } = options;
   const open = new Map<string, OpenListener>();
   const draining = new Set<Promise<void>>();
   const pools = createPoolRegistry();
@@ -136,7 +139,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       }
       case 'h2': {
         const ref = { config: wanted.config };
-        const listener = await createH2Listener({ bind, port, logger, config: wanted.config, ...createHttpHandler(ref, handlerDeps) });
+        const listener = await createH2Listener({ bind, port, logger, ticketKeys, config: wanted.config, ...createHttpHandler(ref, handlerDeps) });
         return {
           kind: 'h2',
           listener,
@@ -160,7 +163,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       }
       case 'mixed': {
         const httpRef = { config: wanted.terminating };
-        const tls = createH2Acceptor({ logger, config: wanted.terminating, ...createHttpHandler(httpRef, handlerDeps) });
+        const tls = createH2Acceptor({ logger, ticketKeys, config: wanted.terminating, ...createHttpHandler(httpRef, handlerDeps) });
         const ref = { config: wanted.config };
         const relay = await createStreamListener({ bind, port, logger, onConnection: createStreamHandler(ref, handlerDeps, tls.accept) }).catch(async (err: unknown) => {
           await tls.close(0);

@@ -11,6 +11,7 @@ import { admitTlsConnection } from './tls-connection.js';
 import { peekClientHello, type PeekOutcome } from './sni-peek.js';
 import { downstreamTimeouts, type DownstreamTimeouts } from './downstream-timeouts.js';
 import { countConnections } from './connection-count.js';
+import type { TicketKeys } from './ticket-keys.js';
 
 // A listener that speaks HTTP/2 beside HTTP/1.1: a TLS port (the ClientHello's SNI picks the
 // Gateway server and so its certificates and TLS settings, ALPN picks h2 or http/1.1) or a
@@ -19,13 +20,16 @@ import { countConnections } from './connection-count.js';
 // connections (`emit('connection')`), so accept() can take a socket another listener accepted and
 // peeked at (a port mixing PASSTHROUGH and terminated servers): createH2Acceptor is the whole
 // listener without the listening socket, createH2Listener adds one.
-// A reload with new certificates builds a new TLS server for new connections; open ones keep theirs.
+// A reload keeps the TLS server of settings that did not change (and so the sessions it can
+// resume); new certificates or settings get a new TLS server for new connections, open ones keep theirs.
 // Downstream timeouts: node checks the HTTP/1.1 header and request timeouts only on servers that
 // listen() themselves, so they are started here (see startRequestTimeouts), and a TLS handshake
 // or an HTTP/2 session without streams is bounded too (downstream-timeouts.ts).
 
 export interface H2ListenerOptions extends HttpListenerOptions {
   readonly config: ListenerConfig;
+  /** The worker's session-ticket keys, shared by all its TLS servers (and with the other workers). */
+  readonly ticketKeys: TicketKeys;
   /** Shorter timeouts for tests; the defaults are downstream-timeouts.ts's. */
   readonly timeouts?: Partial<DownstreamTimeouts>;
 }
@@ -46,6 +50,21 @@ export interface H2Acceptor {
 }
 
 export type H2Listener = HttpListener & H2Acceptor;
+
+/** A TLS server of the listener and the port config its connections are judged by. */
+interface TlsEntry {
+  readonly server: TlsServer;
+  config: ListenerConfig;
+}
+
+/** The TLS servers of a port, by contextKey, and the config that chose them. */
+interface TlsServers {
+  readonly config: ListenerConfig;
+  readonly servers: ReadonlyMap<string, TlsEntry>;
+}
+
+/** OpenSSL's limit on a session id context (SSL_MAX_SID_CTX_LENGTH). */
+const maxSessionIdContext = 32;
 
 /** The client connection preface of HTTP/2 (RFC 9113 3.4), which an h2c client sends first. */
 const h2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -114,24 +133,28 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
     (http2Preferred ? http2 : http1).emit('connection', socket);
   };
 
-  let tls = options.config.tls === undefined ? undefined : createTlsServers(options.config);
+  let tls: TlsServers | undefined = tlsServersFor(options.config, undefined);
 
   /**
    * One tls.Server per distinct TLS settings of the port's servers, each with that server's own
    * certificates, versions, cipher suites and client verification: the ClientHello's SNI picks
    * the server before the handshake starts (Node's SNI callback could swap certificates and CAs,
-   * but not versions, cipher suites or whether a certificate is asked for).
+   * but not versions, cipher suites or whether a certificate is asked for). The servers of
+   * `previous` whose settings are still served are kept, the others released.
    */
-  function createTlsServers(config: ListenerConfig): { readonly config: ListenerConfig; readonly servers: ReadonlyMap<string, TlsServer> } {
-    const servers = new Map<string, TlsServer>();
-    for (const block of config.servers.servers) {
+  function tlsServersFor(config: ListenerConfig, previous: TlsServers | undefined): TlsServers | undefined {
+    const servers = new Map<string, TlsEntry>();
+    for (const block of config.tls === undefined ? [] : config.servers.servers) {
       if (block.tls === undefined || servers.has(block.tls.contextKey)) continue;
-      servers.set(block.tls.contextKey, createTlsServer(config, block.tls));
+      const kept = previous?.servers.get(block.tls.contextKey);
+      if (kept !== undefined) kept.config = config;
+      servers.set(block.tls.contextKey, kept ?? createTlsServer(config, block.tls));
     }
-    return { config, servers };
+    for (const [contextKey, { server }] of previous?.servers ?? []) if (!servers.has(contextKey)) options.ticketKeys.release(server);
+    return config.tls === undefined ? undefined : { config, servers };
   }
 
-  function createTlsServer(config: ListenerConfig, settings: TlsServerConfig): TlsServer {
+  function createTlsServer(config: ListenerConfig, settings: TlsServerConfig): TlsEntry {
     const server = createNodeTlsServer({
       ...settings.contextOptions,
       handshakeTimeout: timeouts.tlsHandshakeMs,
@@ -139,10 +162,17 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
       requestCert: settings.mode !== 'SIMPLE',
       // The server's own rules (mode, pins) decide after the handshake, in admitTlsConnection.
       rejectUnauthorized: false,
+      // All TLS servers share the ticket keys: a session resumes only where it was made, with the
+      // same certificates, CA and client checks (Node's default context is one per process).
+      sessionIdContext: settings.contextKey.slice(0, maxSessionIdContext),
     });
+    options.ticketKeys.use(server);
+    // A kept server judges its connections by the latest config; a released one by its last.
+    const entry: TlsEntry = { server, config };
     server.on('secureConnection', (socket: TLSSocket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
+      const { config } = entry;
       const found = socket.servername ? config.servers.find(socket.servername) : config.tls?.defaultServer;
       const refused = found?.tls === undefined ? 'no server for the connection' : admitTlsConnection(socket, { ...found, tls: found.tls });
       if (refused !== undefined) {
@@ -157,7 +187,7 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
       logger.debug('TLS handshake failed', { listener: config.name, code: err.code, error: err.message });
       socket.destroy();
     });
-    return server;
+    return entry;
   }
 
   const readHello = (socket: Socket): Promise<PeekOutcome> => {
@@ -167,11 +197,11 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
     return peeking;
   };
 
-  const acceptTls = async (socket: Socket, current: NonNullable<typeof tls>, known: PeekOutcome | undefined) => {
+  const acceptTls = async (socket: Socket, current: TlsServers, known: PeekOutcome | undefined) => {
     const hello = known ?? (await readHello(socket));
     const { config } = current;
     const server = hello.kind !== 'tls' ? undefined : hello.serverName === undefined ? config.tls?.defaultServer : config.servers.find(hello.serverName);
-    const tlsServer = server?.tls === undefined ? undefined : current.servers.get(server.tls.contextKey);
+    const tlsServer = server?.tls === undefined ? undefined : current.servers.get(server.tls.contextKey)?.server;
     if (tlsServer === undefined) {
       // Not TLS, or a name no server of the port covers: closed, as Envoy finds no filter chain.
       logger.debug('TLS connection refused before the handshake', { listener: config.name, outcome: hello.kind, ...(hello.kind === 'tls' ? { sni: hello.serverName } : {}) });
@@ -207,7 +237,7 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
     accept,
     update(config) {
       // A port may also turn from TLS into plaintext HTTP2 (or back): new connections follow.
-      tls = config.tls === undefined ? undefined : createTlsServers(config);
+      tls = tlsServersFor(config, tls);
     },
     close(drainMs) {
       closing ??= drain(drainMs);
@@ -218,6 +248,7 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
   /** Resolves when every connection is gone: closed by its client, finished, or destroyed at drainMs. */
   async function drain(drainMs: number): Promise<void> {
     draining = true;
+    for (const { server } of tls?.servers.values() ?? []) options.ticketKeys.release(server);
     // Not listening, so this only stops node's header and request timeout checks.
     http1.close();
     // GOAWAY: streams in flight finish, no new ones start.

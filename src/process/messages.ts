@@ -36,6 +36,11 @@ export const workerSettingsVariable = 'MESHGATE_WORKER_SETTINGS';
 export type PrimaryMessage =
   /** Serve this configuration. `strict`: a listener that cannot bind fails the worker's start. */
   | { readonly type: 'config'; readonly generation: number; readonly config: WireConfig; readonly strict: boolean }
+  /**
+   * The session-ticket keys for every TLS server: sent before a worker's first config and on each
+   * rotation. Never logged, never on the admin port.
+   */
+  | { readonly type: 'ticket-keys'; readonly keys: Buffer }
   /** Stop accepting, finish what is in flight, exit 0. */
   | { readonly type: 'drain' }
   /** Send your metrics (a scrape of /stats/prometheus); `id` pairs the answer with the scrape. */

@@ -4,11 +4,13 @@ import type { BindFailure, ListenerAddress } from '../data-plane.js';
 import type { MetricJson } from '../observability/metric-json.js';
 import type { ClusterStatus } from '../upstream/cluster.js';
 import { createSharedLimits } from '../filters/ratelimit/shared-limits.js';
+import { startTicketKeyRotation } from './ticket-key-rotation.js';
 import { workerSettingsVariable, type PrimaryMessage, type WireConfig, type WorkerMessage, type WorkerSettings } from './messages.js';
 
 // The primary's side of node:cluster: it forks the workers, hands each the current config,
 // knows which generation each one serves, and replaces a worker that dies, backing off when
-// workers keep dying young (a crash loop must not spin the CPU).
+// workers keep dying young (a crash loop must not spin the CPU). It also holds the session-ticket
+// keys all workers share, so a TLS session resumes whichever worker takes the connection.
 
 /**
  * Who hands new connections to workers. 'kernel': every worker accepts on the shared listening
@@ -103,6 +105,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     if (worker.isConnected()) worker.send(message);
   };
 
+  const ticketKeys = startTicketKeyRotation((keys) => {
+    for (const { worker } of live.values()) send(worker, { type: 'ticket-keys', keys });
+    logger.info('session-ticket keys rotated', { workers: live.size });
+  });
+
   /** Asks every live worker one question; resolves with the answers that came within queryTimeoutMs. */
   const askWorkers = <Answer>(type: 'metrics' | 'clusters'): Promise<Answer[]> => {
     const ask = ({ worker }: Tracked) =>
@@ -142,6 +149,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     live.set(worker.id, tracked);
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'listening') {
+        // A worker still starting when stop() ran never got its drain (it was not listening yet).
+        if (stopping) return send(worker, { type: 'drain' });
+        // Before the config, so the worker's first TLS server already has them.
+        send(worker, { type: 'ticket-keys', keys: ticketKeys.current() });
         if (current !== undefined) send(worker, { type: 'config', ...current, strict });
         return;
       }
@@ -216,6 +227,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     clusterStatus: () => askWorkers<readonly ClusterStatus[]>('clusters'),
     stop() {
       stopping = true;
+      ticketKeys.stop();
       if (live.size === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {
         const deadline = setTimeout(() => {
@@ -231,6 +243,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     },
     kill() {
       stopping = true;
+      ticketKeys.stop();
       for (const { worker } of live.values()) worker.process.kill('SIGKILL');
     },
   };

@@ -4,6 +4,7 @@ import { compileSnapshot } from '../config/compile.js';
 import { createDataPlane } from '../data-plane.js';
 import { createAccessLog } from '../observability/access-log.js';
 import { createTracing } from '../observability/tracing.js';
+import { createTicketKeys } from '../listeners/ticket-keys.js';
 import { fromWire, workerSettingsVariable, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './messages.js';
 
 // A worker process: it serves traffic from the configuration the primary sends. It never reads
@@ -15,6 +16,8 @@ const logger = createLogger({ level: settings.logLevel, fields: { worker: cluste
 const accessLog = createAccessLog();
 const tracing = createTracing();
 const send = (message: WorkerMessage) => process.send?.(message);
+// The primary's keys replace these before its first config arrives (it sends them first).
+const ticketKeys = createTicketKeys();
 const dataPlane = createDataPlane({
   logger,
   accessLog,
@@ -23,6 +26,7 @@ const dataPlane = createDataPlane({
   source: settings.source,
   workers: settings.workers,
   askRateLimit: (id, limit, key) => send({ type: 'rate-limit', id, limit, key }),
+  ticketKeys,
 });
 
 let applying: Promise<unknown> = Promise.resolve();
@@ -46,6 +50,7 @@ process.on('message', (message: PrimaryMessage) => {
   if (message.type === 'metrics') return send({ type: 'metrics', id: message.id, metrics: dataPlane.metrics() });
   if (message.type === 'clusters') return send({ type: 'clusters', id: message.id, clusters: dataPlane.clusterStatus() });
   if (message.type === 'rate-limit-result') return dataPlane.rateLimitResult(message.id, message.result);
+  if (message.type === 'ticket-keys') return ticketKeys.rotate(message.keys);
   // Configurations apply in the order they were sent.
   const { config, generation, strict } = message;
   applying = applying.then(async () => {

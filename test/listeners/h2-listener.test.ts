@@ -11,11 +11,14 @@ import { snapshotOf } from '../helpers/compile-config.js';
 import { configDir, gatewayWithServersYaml } from '../helpers/config-files.js';
 import { issueCert, makeCa, writeCredential, type Issued } from '../helpers/certs.js';
 import type { DownstreamTimeouts } from '../../src/listeners/downstream-timeouts.js';
+import { createTicketKeys, newTicketKeys, type TicketKeys } from '../../src/listeners/ticket-keys.js';
+import { handshake } from '../helpers/tls-session.js';
 
 // The TLS/HTTP/2 listener on its own: a plain TCP connection accepted elsewhere (as a port that
 // peeks SNI for passthrough does) and handed to accept() is served like its own; a drain lets an
 // HTTP/2 stream in flight finish; slow or silent clients are closed (short timeouts set here,
-// bounds loose enough for a loaded machine).
+// bounds loose enough for a loaded machine); TLS sessions resume across a reload and a key
+// rotation as far as they safely can.
 
 const quietLogger = createLogger({ write: () => undefined });
 let dir: string;
@@ -26,11 +29,17 @@ test.before(async () => {
   dir = await configDir('h2-listener');
   ca = await makeCa(dir, 'listener-ca');
   await writeCredential(dir, 'web', await issueCert(dir, ca, 'web', { sans: ['web.test'] }));
+  await writeCredential(dir, 'other', await issueCert(dir, ca, 'other', { sans: ['other.test'] }));
 });
 
 test.after.always(() => rm(dir, { recursive: true, force: true }));
 
-async function listener(t: ExecutionContext, onRequest: Parameters<typeof createH2Listener>[0]['onRequest'], timeouts?: Partial<DownstreamTimeouts>): Promise<H2Listener> {
+async function listener(
+  t: ExecutionContext,
+  onRequest: Parameters<typeof createH2Listener>[0]['onRequest'],
+  timeouts?: Partial<DownstreamTimeouts>,
+  ticketKeys: TicketKeys = createTicketKeys(),
+): Promise<H2Listener> {
   config ??= (
     await snapshotOf(t, gatewayWithServersYaml(`  - port: {number: 443, name: https, protocol: HTTPS}
     hosts: [web.test]
@@ -42,6 +51,7 @@ async function listener(t: ExecutionContext, onRequest: Parameters<typeof create
     port: 0,
     logger: quietLogger,
     config,
+    ticketKeys,
     onRequest,
     onUpgrade: (_req, socket) => socket.destroy(),
     ...(timeouts === undefined ? {} : { timeouts }),
@@ -217,4 +227,39 @@ test('a TLS handshake that stalls after the ClientHello is closed after the hand
   t.teardown(() => toGateway?.destroy());
   const elapsed = await gatewayClosed;
   t.true(elapsed >= 300 && elapsed < 10_000, `closed ${Math.round(elapsed)} ms after the ClientHello`);
+});
+
+test('update(): a session resumes on a TLS server whose settings did not change, never on one with other certificates', async (t) => {
+  const h2 = await listener(t, (_req, res) => res.end('ok'));
+  const { port } = h2.address();
+  const first = await handshake({ port, servername: 'web.test', ca: ca.cert });
+  t.false(first.reused);
+  const twoServers = (
+    await snapshotOf(t, gatewayWithServersYaml(`  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [web.test]
+    tls: {mode: SIMPLE, credentialName: web}
+  - port: {number: 443, name: https-other, protocol: HTTPS}
+    hosts: [other.test]
+    tls: {mode: SIMPLE, credentialName: other}
+`), dir)
+  ).listeners[0]!;
+  h2.update(twoServers);
+  const resumed = await handshake({ port, servername: 'web.test', ca: ca.cert, session: first.session! });
+  t.true(resumed.reused, 'the kept TLS server resumes the session it issued before the update');
+  // Both servers hold the same ticket keys: only the session id context keeps web's session off other's certificate.
+  const elsewhere = await handshake({ port, servername: 'other.test', ca: ca.cert, session: first.session! });
+  t.false(elsewhere.reused);
+  t.is(elsewhere.cn, 'other');
+});
+
+test('rotate(): a ticket made with the old keys gets one full handshake, the next ticket resumes', async (t) => {
+  const ticketKeys = createTicketKeys();
+  const h2 = await listener(t, (_req, res) => res.end('ok'), undefined, ticketKeys);
+  const { port } = h2.address();
+  const before = await handshake({ port, servername: 'web.test', ca: ca.cert });
+  t.true((await handshake({ port, servername: 'web.test', ca: ca.cert, session: before.session! })).reused);
+  ticketKeys.rotate(newTicketKeys());
+  const after = await handshake({ port, servername: 'web.test', ca: ca.cert, session: before.session! });
+  t.false(after.reused);
+  t.true((await handshake({ port, servername: 'web.test', ca: ca.cert, session: after.session! })).reused);
 });
