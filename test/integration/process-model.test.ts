@@ -107,7 +107,7 @@ test('workers run with 8 MiB semi-spaces', async (t) => {
 });
 
 test('20 reloads under 200 concurrent connections: no failed request, no socket error', async (t) => {
-  const { gateway, port, dir, upstream } = await start(t);
+  const { port, dir, upstream } = await start(t);
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 200 });
   t.teardown(() => pool.close());
   const statuses = new Map<number, number>();
@@ -129,9 +129,11 @@ test('20 reloads under 200 concurrent connections: no failed request, no socket 
   };
   const clients = Array.from({ length: 200 }, client);
 
+  // Each reload is done when the load itself sees its tag: the watcher may reload more than once
+  // for one write, so counting generations could run ahead of the configs written.
   for (let tag = 1; tag <= 20; tag++) {
     await writeConfig(dir, 'app.yaml', taggedConfig(port, upstream.port, tag));
-    await gateway.waitForLog((l) => l.msg === 'config reloaded' && (l.generation as number) >= tag + 1);
+    for (let waited = 0; !tags.has(String(tag)) && waited < 15_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
   }
   loading = false;
   await Promise.all(clients);
