@@ -2,29 +2,18 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { freePort } from '../helpers/free-port.js';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startUpstream } from '../helpers/upstream.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
 import { configDir, singleRouteConfig, writeConfig } from '../helpers/config-files.js';
 import { meshConfigYaml, namedRouteYaml, rateLimitPolicyYaml } from '../helpers/rate-limit-yaml.js';
+import { sharedRedisUrl } from '../helpers/redis-server.js';
 
-// A worker compiles config the primary already validated, so it must not load zod (about 4 MiB
-// of heap), nor ioredis (about 2 MiB) unless a Global rate limit counts in Redis. The real binary
-// runs with a preload that records every module each process imports; the worker's list is
-// read after it has served a request.
+// A worker compiles config the primary already validated, so it must not load zod, nor ioredis
+// unless a Global rate limit counts in Redis. The real binary runs with a preload that records
+// every module each process imports; the worker's list is read after it has served a request.
 
-const recorder = pathToFileURL(new URL('../helpers/record-modules.mjs', import.meta.url).pathname).href;
-const sharedRedis = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-let app: TestUpstream;
-
-test.before(async () => {
-  app = await startUpstream('app');
-});
-
-test.after.always(async () => {
-  await app?.close();
-});
+const recorder = new URL('../helpers/record-modules.mjs', import.meta.url).href;
 
 /** The node_modules packages the primary and the worker imported (the worker is the process that ran worker-main). */
 async function importedPackages(dir: string): Promise<{ primary: Set<string>; worker: Set<string> }> {
@@ -38,7 +27,11 @@ async function importedPackages(dir: string): Promise<{ primary: Set<string>; wo
   return { primary: byRole.primary[0]!, worker: byRole.worker[0]! };
 }
 
-async function runGateway(t: { teardown(fn: () => unknown): void }, name: string, yaml: string, readyLog: string) {
+/** Runs the gateway on `policy` (a RateLimitPolicy on route `api`, and a MeshConfig), serves one request through it, and reads what its processes imported. */
+async function runGateway(t: { teardown(fn: () => unknown): void }, name: string, policy: string, readyLog: string) {
+  const app = await startUpstream('app');
+  t.teardown(() => app.close());
+  const yaml = singleRouteConfig({ port: 0, upstreamPort: app.port, extraRoute: namedRouteYaml('api', app.port) }) + policy;
   const port = await freePort();
   const dir = await configDir(name);
   const records = await configDir(`${name}-modules`);
@@ -52,11 +45,8 @@ async function runGateway(t: { teardown(fn: () => unknown): void }, name: string
 }
 
 test('a worker serving a Local rate limit loads neither zod nor ioredis; the primary, which validates, loads zod', async (t) => {
-  const yaml =
-    singleRouteConfig({ port: 0, upstreamPort: app.port, extraRoute: namedRouteYaml('api', app.port) }) +
-    rateLimitPolicyYaml('local', 'api', '    - limit: { requests: 5, unit: Minute }') +
-    meshConfigYaml('');
-  const { status, packages } = await runGateway(t, 'lean-local', yaml, 'gateway ready');
+  const policy = rateLimitPolicyYaml('local', 'api', '    - limit: { requests: 5, unit: Minute }') + meshConfigYaml('');
+  const { status, packages } = await runGateway(t, 'lean-local', policy, 'gateway ready');
   t.is(status, 200);
   // What it does load is seen: the record is not empty by mistake.
   t.true(packages.worker.has('fastify') && packages.worker.has('undici') && packages.worker.has('rate-limiter-flexible'), [...packages.worker].join(' '));
@@ -66,15 +56,14 @@ test('a worker serving a Local rate limit loads neither zod nor ioredis; the pri
 });
 
 test('a worker with a Global rate limit loads ioredis once the policy is configured', async (t) => {
-  const yaml =
-    singleRouteConfig({ port: 0, upstreamPort: app.port, extraRoute: namedRouteYaml('api', app.port) }) +
+  const policy =
     rateLimitPolicyYaml('global', 'api', '    - limit: { requests: 5, unit: Minute }', 'Global') +
     meshConfigYaml(`  rateLimit:
     backend:
       redis:
-        url: ${sharedRedis}
+        url: ${sharedRedisUrl}
         keyPrefix: mgtest-${randomUUID()}`);
-  const { status, packages } = await runGateway(t, 'lean-global', yaml, 'rate limit backend ready');
+  const { status, packages } = await runGateway(t, 'lean-global', policy, 'rate limit backend ready');
   t.is(status, 200);
   t.true(packages.worker.has('ioredis'));
   t.false(packages.worker.has('zod'));

@@ -6,12 +6,12 @@ import { createRateLimitBackends } from '../../../src/filters/ratelimit/rate-lim
 import type { LimitSpec } from '../../../src/filters/ratelimit/limit-spec.js';
 import type { RateLimitSettings } from '../../../src/config/kinds/mesh-config.js';
 import { eventually } from '../../helpers/eventually.js';
+import { sharedRedisUrl } from '../../helpers/redis-server.js';
 
 // ioredis is imported when the first Global backend is configured, not at start: the requests
 // that arrive while it loads take the fallback, exactly as while Redis is not connected, and
 // counting moves to Redis (REDIS_URL, else 127.0.0.1:6379) once the client is ready.
 
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const limit: LimitSpec = { id: 'policy/0/route/3m', requests: 3, windowSeconds: 60, burst: 0, burstWindowSeconds: 0 };
 
 function backendsWithLog() {
@@ -22,7 +22,7 @@ function backendsWithLog() {
 }
 
 function settings(failClosed: boolean): RateLimitSettings {
-  return { failClosed, timeout: 1000, backend: { type: 'Redis', redis: { url: redisUrl, keyPrefix: `mgtest-${randomUUID()}` } } };
+  return { failClosed, timeout: 1000, backend: { type: 'Redis', redis: { url: sharedRedisUrl, keyPrefix: `mgtest-${randomUUID()}` } } };
 }
 
 test('fail open: a Global request before ioredis has loaded is counted locally and marked degraded; then Redis counts', async (t) => {
