@@ -7,7 +7,7 @@ import { MeshgateError } from './errors.js';
 import { createLogger, type LogLevel, type Logger } from './log.js';
 import { buildSnapshot } from './config/pipeline.js';
 import { formatIssue, hasErrors } from './config/issue.js';
-import { parseDuration } from './config/kinds/common.js';
+import { parseDuration } from './config/duration.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { startDemoUpstreams } from './demo-upstreams.js';
 

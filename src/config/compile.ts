@@ -9,7 +9,8 @@ import { warnIgnoredPolicies } from './compile-policy-warnings.js';
 import { attachHealthChecks } from './compile-health-checks.js';
 import type { ClusterConfig } from '../upstream/cluster.js';
 import type { ServerCredentials } from './credentials.js';
-import { defaultMeshConfig } from './kinds/mesh-config.js';
+import { defaultMeshConfig } from './mesh-defaults.js';
+import type { MeshConfigSpec } from './kinds/mesh-config.js';
 import { compileRateLimitAttachments } from './compile-rate-limits.js';
 import type { RateLimitSecrets } from './rate-limit-secrets.js';
 
@@ -26,7 +27,7 @@ export function compileSnapshot(
   const clusters = new Map<string, ClusterConfig>();
   const rateLimits = compileRateLimitAttachments(config.rateLimitPolicies);
   const context = { registry: createServiceRegistry(config), clusters, issues, rateLimits };
-  const mesh = config.meshConfigs[0]?.spec ?? defaultMeshConfig;
+  const mesh: MeshConfigSpec = config.meshConfigs[0]?.spec ?? defaultMeshConfig;
   const listeners = compileListeners(config, context, credentials);
   const streamListeners = compileStreamListeners(config, context, listeners);
   for (const rule of config.destinationRules) warnIgnoredPolicies(rule, issues);

@@ -1,5 +1,6 @@
 import type { ResponseFlag } from '../errors.js';
-import { accessLogStdout, type MeshConfigSpec } from '../config/kinds/mesh-config.js';
+import { accessLogStdout } from '../config/access-log-file.js';
+import type { MeshConfigSpec } from '../config/kinds/mesh-config.js';
 import { flagsText } from './response-flags-label.js';
 
 // Istio's default access log, TEXT encoding: one line per request in exactly the layout of

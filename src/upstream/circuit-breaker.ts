@@ -5,7 +5,7 @@
 // bounds. http2MaxRequests bounds the cluster's requests in flight (Envoy's max_requests, for
 // every protocol) and maxRetries its retries in flight. Counts are per worker process.
 
-import { unlimited } from '../config/kinds/common.js';
+import { unlimited } from '../config/unlimited.js';
 import type { ConnectionPoolSettings } from './pool-options.js';
 
 export interface CircuitBreaker {

@@ -4,7 +4,7 @@
 // (http1MaxPendingRequests, http2MaxRequests, maxRetries) are circuit breaking, not pool sizing.
 
 import type { Pool } from 'undici';
-import { unlimited } from '../config/kinds/common.js';
+import { unlimited } from '../config/unlimited.js';
 
 /** Istio ConnectionPoolSettings as validated (durations in milliseconds): the fields pools act on. */
 export interface ConnectionPoolSettings {

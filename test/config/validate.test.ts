@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { formatIssue, formatPath, hasErrors } from '../../src/config/issue.js';
-import { parseDuration } from '../../src/config/kinds/common.js';
+import { parseDuration } from '../../src/config/duration.js';
+import { MeshConfigSpec } from '../../src/config/kinds/mesh-config.js';
+import { defaultMeshConfig } from '../../src/config/mesh-defaults.js';
 
 const bookinfo = fileURLToPath(new URL('./fixtures/bookinfo.yaml', import.meta.url));
 
@@ -41,6 +43,11 @@ test('validated specs use milliseconds, upper-case protocols and Istio’s state
   t.deepEqual(rule?.outlierDetection, { consecutive5xxErrors: 5, interval: 30_000, baseEjectionTime: 30_000, maxEjectionPercent: 10, minHealthPercent: 0 });
   t.is(rule?.connectionPool?.tcp?.connectTimeout, 10_000);
   t.is(rule?.connectionPool?.tcp?.maxConnections, 100);
+});
+
+test('without a MeshConfig, compile uses exactly what the schema fills in for an empty one', (t) => {
+  t.deepEqual(MeshConfigSpec.parse({}), defaultMeshConfig);
+  t.deepEqual(MeshConfigSpec.parse({ rateLimit: {} }).rateLimit, defaultMeshConfig.rateLimit);
 });
 
 test('redirect code, CORS preflight handling and other proto defaults are filled in', async (t) => {

@@ -30,9 +30,10 @@ export const testMeshSpec = 'accessLogFile: /dev/stdout\n';
 
 /**
  * `mesh`: the MeshConfig spec (YAML under `spec:`, unindented), testMeshSpec unless given; pass
- * `false` when the test's own config has a MeshConfig.
+ * `false` when the test's own config has a MeshConfig. `env`: variables added to the process's
+ * environment (the workers inherit them).
  */
-export async function startGatewayProcess(args: string[], options: { timeoutMs?: number; mesh?: string | false } = {}): Promise<GatewayProcess> {
+export async function startGatewayProcess(args: string[], options: { timeoutMs?: number; mesh?: string | false; env?: Record<string, string> } = {}): Promise<GatewayProcess> {
   const meshArgs: string[] = [];
   if (options.mesh !== false) {
     const spec = (options.mesh ?? testMeshSpec).replace(/^(?=.)/gm, '  ');
@@ -42,6 +43,7 @@ export async function startGatewayProcess(args: string[], options: { timeoutMs?:
   // One worker unless a test asks for more: several tests count exactly what one process does.
   const child = spawn(process.execPath, [cliPath, 'run', '--admin-port', '0', '--readiness-port', '0', '--prometheus-port', '0', '--workers', '1', ...meshArgs, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
   });
   const logs: LogLine[] = [];
   const accessLog: string[] = [];

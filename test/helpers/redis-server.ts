@@ -2,8 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { freePort } from './free-port.js';
 
-// A private redis-server on a free port, which a test may stop and start again (same port,
-// same password) to see what the gateway does while Redis is away.
+// The Redis tests share, and a private redis-server on a free port, which a test may stop and
+// start again (same port, same password) to see what the gateway does while Redis is away.
+
+/** The shared Redis: REDIS_URL, else the one on 127.0.0.1:6379. */
+export const sharedRedisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface PrivateRedis {
   readonly port: number;

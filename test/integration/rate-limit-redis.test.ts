@@ -8,13 +8,12 @@ import { sendMany } from '../helpers/send-many.js';
 import { eventually } from '../helpers/eventually.js';
 import { meshConfigYaml, namedRouteYaml, rateLimitPolicyYaml } from '../helpers/rate-limit-yaml.js';
 import { requireTool } from '../helpers/require-tool.js';
-import { startPrivateRedis } from '../helpers/redis-server.js';
+import { sharedRedisUrl as sharedRedis, startPrivateRedis } from '../helpers/redis-server.js';
 
 // Global RateLimitPolicies against real Redis (REDIS_URL, else 127.0.0.1:6379): several gateway
 // processes hold one limit together, and a private redis-server stopped mid-test shows the fail
 // modes and the recovery. Every test writes under a key prefix of its own.
 
-const sharedRedis = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 let app: TestUpstream;
 
 test.before(async () => {

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { ConfigErrorCode } from '../../errors.js';
 import { regexProblem } from '../../routing/regex.js';
+import { parseDuration } from '../duration.js';
 
 // Schema parts more than one Istio kind uses. Refinements report their own error code through
 // the zod issue's params, which validate.ts turns into a ConfigIssue.
@@ -33,38 +34,6 @@ export const uint64 = integer(0, Number.MAX_SAFE_INTEGER);
 export const portNumber = integer(1, 65535);
 export const stringList = z.array(z.string());
 export const labelMap = z.record(z.string(), z.string());
-/** Istio writes "unlimited" connection-pool limits as 2^32-1. */
-export const unlimited = 4294967295;
-
-const millisecondsPerUnit: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  'µs': 1e-3,
-  'μs': 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** Go's time.ParseDuration grammar ("1.5s", "250ms", "1m30s", "1h", "500us"), in milliseconds; negative is refused. */
-export function parseDuration(text: string): number | undefined {
-  if (text === '0') return 0;
-  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let total = 0;
-  let position = 0;
-  if (text.length === 0) return undefined;
-  while (position < text.length) {
-    part.lastIndex = position;
-    const match = part.exec(text);
-    if (match === null) return undefined;
-    total += Number(match[1]) * (millisecondsPerUnit[match[2] as string] as number);
-    position = part.lastIndex;
-  }
-  // Sub-millisecond units leave binary fractions; a nanosecond is the finest Go step.
-  return Math.round(total * 1e6) / 1e6;
-}
-
 /** A duration string validated into milliseconds; a bare number is refused for want of a unit. */
 export const duration = z.union([z.string(), z.number()]).transform((text, ctx) => {
   const milliseconds = typeof text === 'string' ? parseDuration(text) : undefined;

@@ -13,10 +13,10 @@ import {
   subsetName,
   uint32,
   uint64,
-  unlimited,
   whenObject,
   atLeastOneMillisecond,
 } from './common.js';
+import { unlimited } from '../unlimited.js';
 
 // DestinationRule (istio/api networking/v1alpha3/destination_rule.proto): what happens to
 // traffic for a host once routed: load balancing, connection pools, outlier detection, TLS

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { accessLogStdout } from '../access-log-file.js';
+import { defaultMeshConfig as defaults } from '../mesh-defaults.js';
 import { addCodedIssue, duration, integer, portNumber, whenObject } from './common.js';
 
 // MeshConfig (meshgate.dev/v1alpha1): the gateway-wide settings Istio keeps in its mesh config
@@ -9,12 +11,12 @@ import { addCodedIssue, duration, integer, portNumber, whenObject } from './comm
 
 const GatewayTopology = z.strictObject({
   /** Proxies in front of the gateway whose X-Forwarded-For entries are trusted (Istio's default: 0). */
-  numTrustedProxies: integer(0, 64).default(0),
+  numTrustedProxies: integer(0, 64).default(defaults.defaultConfig.gatewayTopology.numTrustedProxies),
 });
 
 const Tracing = z.strictObject({
   /** Percentage (0-100) of the traces the gateway starts that are sampled; Istio's default 1. */
-  sampling: z.number().min(0).max(100).default(1),
+  sampling: z.number().min(0).max(100).default(defaults.defaultConfig.tracing.sampling),
 });
 
 const ProxyConfig = z.strictObject({
@@ -76,9 +78,9 @@ const RateLimitSettings = z.strictObject({
     })
     .optional(),
   /** Envoy Gateway's failClosed: when Redis cannot answer, reject (500, flag RLSE) instead of limiting locally. */
-  failClosed: z.boolean().default(false),
+  failClosed: z.boolean().default(defaults.rateLimit.failClosed),
   /** The longest a request waits for Redis before the failure mode applies. */
-  timeout: duration.default(200),
+  timeout: duration.default(defaults.rateLimit.timeout),
 });
 export type RateLimitSettings = z.output<typeof RateLimitSettings>;
 
@@ -95,22 +97,20 @@ const ExtensionProvider = z.strictObject({
   opentelemetry: OpenTelemetryProvider,
 });
 
-export const accessLogStdout = '/dev/stdout';
-
 export const MeshConfigSpec = z
   .strictObject({
     /** Istio's `defaultConfig` (ProxyConfig): the settings of each proxy, here of the gateway. */
     defaultConfig: ProxyConfig.prefault({}),
     /** Istio's: "" (its default) is no access log; meshgate writes only to /dev/stdout. */
-    accessLogFile: z.string().default(''),
-    accessLogEncoding: z.enum(['TEXT', 'JSON']).default('TEXT'),
+    accessLogFile: z.string().default(defaults.accessLogFile),
+    accessLogEncoding: z.enum(['TEXT', 'JSON']).default(defaults.accessLogEncoding),
     /** meshgate's: log only requests with status >= 400 or any response flag (Istio does this with a Telemetry filter). */
-    accessLogErrorsOnly: z.boolean().default(false),
+    accessLogErrorsOnly: z.boolean().default(defaults.accessLogErrorsOnly),
     /** Istio's: no spans and no trace headers of the gateway's own when false. */
-    enableTracing: z.boolean().default(true),
-    extensionProviders: z.array(ExtensionProvider).default([]),
+    enableTracing: z.boolean().default(defaults.enableTracing),
+    extensionProviders: z.array(ExtensionProvider).default(defaults.extensionProviders),
     /** Istio's: the providers used when no Telemetry resource names one (meshgate reads `tracing`). */
-    defaultProviders: z.strictObject({ tracing: z.array(z.string()).max(1).default([]) }).prefault({}),
+    defaultProviders: z.strictObject({ tracing: z.array(z.string()).max(1).default(defaults.defaultProviders.tracing) }).prefault({}),
     /** meshgate's own: the backend of Global rate limits. */
     rateLimit: RateLimitSettings.prefault({}),
   })
@@ -130,6 +130,3 @@ export const MeshConfigSpec = z
     }, whenObject),
   );
 export type MeshConfigSpec = z.output<typeof MeshConfigSpec>;
-
-/** The settings when no MeshConfig is given. */
-export const defaultMeshConfig: MeshConfigSpec = MeshConfigSpec.parse({});

@@ -1,7 +1,8 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { addCodedIssue, integer, whenObject } from './common.js';
 import { regexProblem } from '../../routing/regex.js';
+import { parseCidr } from '../cidr.js';
+import { rateLimitUnitNames } from '../rate-limit-units.js';
 
 // RateLimitPolicy (meshgate.dev/v1alpha1, meshgate's own kind: Istio has no rate-limit API and
 // leaves it to EnvoyFilters). Shaped like Envoy Gateway's BackendTrafficPolicy `rateLimit`
@@ -74,14 +75,12 @@ const ClientSelector = z.strictObject({
 });
 export type RateLimitClientSelector = z.output<typeof ClientSelector>;
 
-export const rateLimitUnits = { Second: 1, Minute: 60, Hour: 3600, Day: 86400 } as const;
-
 const Rule = z.strictObject({
   /** Every selector must hold for the rule to count a request; none: every request of the target. */
   clientSelectors: z.array(ClientSelector).optional(),
   limit: z.strictObject({
     requests: integer(1, 1_000_000_000),
-    unit: z.enum(['Second', 'Minute', 'Hour', 'Day']),
+    unit: z.enum(rateLimitUnitNames),
     /** Requests a client may take above `requests` after a quiet period (meshgate's; see README). */
     burst: integer(0, 1_000_000_000).default(0),
   }),
@@ -97,14 +96,3 @@ export const RateLimitPolicySpec = z.strictObject({
   rules: z.array(Rule).min(1),
 });
 export type RateLimitPolicySpec = z.output<typeof RateLimitPolicySpec>;
-
-/** An address or CIDR as [address, prefix length]; undefined when it is neither. */
-export function parseCidr(text: string): { address: string; bits: number; family: 4 | 6 } | undefined {
-  const [address = '', prefix, extra] = text.split('/');
-  const family = isIP(address);
-  if (family === 0 || extra !== undefined) return undefined;
-  const max = family === 4 ? 32 : 128;
-  const bits = prefix === undefined ? max : Number(prefix);
-  if (!/^\d+$/.test(prefix ?? String(max)) || bits > max) return undefined;
-  return { address, bits, family: family as 4 | 6 };
-}

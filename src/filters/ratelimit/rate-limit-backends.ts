@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { Logger } from '../../log.js';
 import type { RateLimitSettings } from '../../config/kinds/mesh-config.js';
@@ -10,6 +10,8 @@ import { createLimiterCache, type LimiterCache } from './limiter-cache.js';
 // so `--workers` does not multiply a limit); Global limits in Redis, every replica together.
 // When Redis or the primary cannot answer in time, a local limiter stands in (fail open: the
 // library's insurance limiter for Redis) or the request fails with RLSE (failClosed).
+// ioredis is imported only when a Global policy needs it (workers without one never load it);
+// until it has loaded, Global requests take that same fallback, as when Redis is not connected.
 
 export interface RateLimitBackend {
   readonly settings: RateLimitSettings;
@@ -57,7 +59,8 @@ function markDegraded<T>(value: T): T {
 export function createRateLimitBackends(options: RateLimitBackendsOptions): RateLimitBackends {
   const { logger } = options;
   let settings: RateLimitSettings | undefined;
-  let redis: { readonly client: Redis; readonly identity: string; readonly limiters: LimiterCache } | undefined;
+  /** The current Redis backend; `connected` is set once ioredis has loaded and the client exists. */
+  let redis: { readonly identity: string; connected?: { readonly client: Redis; readonly limiters: LimiterCache } } | undefined;
   const local = createLimiterCache(createMemoryLimiter);
   const pending = new Map<number, { resolve(result: Consumed): void; timer: NodeJS.Timeout }>();
   let nextId = 0;
@@ -101,7 +104,7 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
     return limit.burst === 0 ? main : new BurstyRateLimiter(main, one(limit.burst, limit.burstWindowSeconds, 'burst'));
   };
 
-  const openRedis = (backend: RateLimitBackend): Redis | undefined => {
+  const openRedis = (RedisClient: typeof Redis, backend: RateLimitBackend): Redis | undefined => {
     const config = backend.settings.backend?.redis;
     if (config === undefined) return undefined;
     const connection: RedisOptions = {
@@ -120,7 +123,7 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
       maxRetriesPerRequest: 0,
       retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
     };
-    const client = config.url === undefined ? new Redis(connection) : new Redis(config.url, connection);
+    const client = config.url === undefined ? new RedisClient(connection) : new RedisClient(config.url, connection);
     // One line per change of state, never one per request or per reconnect attempt. A lost
     // connection says so at once ('close'); one that never came up, at its first error.
     let up: boolean | undefined;
@@ -143,16 +146,29 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
       settings = backend.settings;
       const identity = backend.inUse ? JSON.stringify([backend.settings, backend.secrets]) : '';
       if (redis?.identity === identity) return;
-      if (redis !== undefined) shut(redis.client);
-      const client = backend.inUse ? openRedis(backend) : undefined;
+      if (redis?.connected !== undefined) shut(redis.connected.client);
+      if (!backend.inUse) {
+        redis = undefined;
+        return;
+      }
+      const current: NonNullable<typeof redis> = { identity };
+      redis = current;
       const prefix = backend.settings.backend?.redis.keyPrefix ?? 'meshgate';
-      redis = client === undefined ? undefined : { client, identity, limiters: createLimiterCache((limit) => redisLimiter(client, limit, prefix)) };
+      void import('ioredis')
+        .then(({ Redis: RedisClient }) => {
+          // A reload or close while ioredis loaded replaced this backend: open nothing.
+          if (redis !== current) return;
+          const client = openRedis(RedisClient, backend);
+          if (client !== undefined) current.connected = { client, limiters: createLimiterCache((limit) => redisLimiter(client, limit, prefix)) };
+        })
+        .catch((err: unknown) => logger.error('rate limit backend could not start; Global limits take the fallback', { backend: 'redis', err }));
     },
     async consume(limit, global, key) {
       if (global) {
-        if (redis === undefined) return fallback(limit, key);
+        const connected = redis?.connected;
+        if (connected === undefined) return fallback(limit, key);
         try {
-          return await consumeOne(redis.limiters.get(limit), key);
+          return await consumeOne(connected.limiters.get(limit), key);
         } catch {
           // Only with failClosed: fail open has the insurance limiter answer instead.
           return failed;
@@ -169,7 +185,7 @@ export function createRateLimitBackends(options: RateLimitBackendsOptions): Rate
       waiting.resolve(result);
     },
     async close() {
-      const client = redis?.client;
+      const client = redis?.connected?.client;
       redis = undefined;
       if (client === undefined) return;
       closing.add(client);
