@@ -5,6 +5,7 @@ import type { MetricJson } from '../observability/metric-json.js';
 import type { ClusterStatus } from '../upstream/cluster.js';
 import { createSharedLimits } from '../filters/ratelimit/shared-limits.js';
 import { startTicketKeyRotation } from './ticket-key-rotation.js';
+import { workerExecArgv } from './worker-exec-argv.js';
 import { workerSettingsVariable, type PrimaryMessage, type WireConfig, type WorkerMessage, type WorkerSettings } from './messages.js';
 
 // The primary's side of node:cluster: it forks the workers, hands each the current config,
@@ -247,15 +248,4 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       for (const { worker } of live.values()) worker.process.kill('SIGKILL');
     },
   };
-}
-
-/**
- * V8's young generation grows to 2 x 16 MiB semi-spaces under load; 8 MiB ones kept a worker's
- * RSS about 10 MiB lower after a keep-alive load on this 2-core machine, at no measurable CPU cost
- * per request (README, Processes). A --max-semi-space-size the user gave (on the command line or in
- * NODE_OPTIONS) is kept.
- */
-export function workerExecArgv(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
-  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((flag) => /^--max[-_]semi[-_]space[-_]size/.test(flag));
-  return given ? [...execArgv] : [...execArgv, '--max-semi-space-size=8'];
 }

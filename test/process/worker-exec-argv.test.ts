@@ -1,5 +1,5 @@
 import test from 'ava';
-import { workerExecArgv } from '../../src/process/supervisor.js';
+import { workerExecArgv } from '../../src/process/worker-exec-argv.js';
 
 test('workers get 8 MiB semi-spaces unless the user chose a size', (t) => {
   t.deepEqual(workerExecArgv([], undefined), ['--max-semi-space-size=8']);
