@@ -66,13 +66,15 @@ spec:
   ports: [{ number: ${upstream.port}, name: http, protocol: HTTP }]
   endpoints: [{ address: 127.0.0.1 }]
 `);
-  const gateway = await startGatewayProcess(['--config', path.join(dir, 'config'), '--certs', certs]);
   const sessions: ClientHttp2Session[] = [];
+  t.teardown(async () => {
+    await upstream.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const gateway = await startGatewayProcess(['--config', path.join(dir, 'config'), '--certs', certs]);
   t.teardown(async () => {
     for (const session of sessions) session.destroy();
     await gateway.stop();
-    await upstream.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   const open = async (): Promise<ClientHttp2Session> => {
