@@ -26,13 +26,19 @@ const baselines = [
   { id: 'reference', column: 'vs reference' },
 ] as const;
 
+/**
+ * The nginx target with as many worker processes as each meshgate target (`auto` starts one per
+ * core, as many as nginx's second target runs): the performance issue's "same worker count".
+ */
+const nginxWithSameWorkers: Readonly<Record<string, string>> = { 'meshgate-1': 'nginx-1', 'meshgate-auto': 'nginx' };
+
 /** `rows` in order, grouped by case. */
 export function markdownTable(rows: readonly CaseRow[]): string {
   const medianRps = new Map<string, number>();
   for (const row of rows) {
     if (row.result.kind === 'measured') medianRps.set(`${row.caseTitle}\n${row.targetId}`, median(row.result.runs.map((r) => r.requestsPerSecond)));
   }
-  const header = ['case', 'target', 'req/s median (min-max)', 'p50 ms', 'p99 ms', 'CPU us/req', 'RSS MiB (largest process)', ...baselines.map((b) => b.column), 'errors'];
+  const header = ['case', 'target', 'req/s median (min-max)', 'p50 ms', 'p99 ms', 'CPU us/req', 'RSS MiB (largest process)', ...baselines.map((b) => b.column), 'vs nginx, same workers', 'errors'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const row of rows) {
     const { result } = row;
@@ -46,6 +52,8 @@ export function markdownTable(rows: readonly CaseRow[]): string {
       const base = medianRps.get(`${row.caseTitle}\n${b.id}`);
       return base === undefined ? '-' : `${(own / base).toFixed(2)}x`;
     });
+    const sameWorkersBase = medianRps.get(`${row.caseTitle}\n${nginxWithSameWorkers[row.targetId] ?? ''}`);
+    const sameWorkers = sameWorkersBase === undefined ? '-' : `${(own / sameWorkersBase).toFixed(2)}x`;
     lines.push(
       `| ${[
         row.caseTitle,
@@ -56,6 +64,7 @@ export function markdownTable(rows: readonly CaseRow[]): string {
         Math.round(median(result.runs.map((r) => r.cpuUsPerRequest))),
         `${(result.rss.totalBytes / 2 ** 20).toFixed(0)} (${(result.rss.largestBytes / 2 ** 20).toFixed(0)})`,
         ...ratios,
+        sameWorkers,
         describeErrors(result.runs.map((r) => r.errors)),
       ].join(' | ')} |`,
     );

@@ -29,6 +29,8 @@ interface LoadOptions {
   readonly connections: number;
   readonly runs: number;
   readonly cases: readonly BenchCase[];
+  /** Target ids to run; undefined runs them all. */
+  readonly targets: readonly string[] | undefined;
 }
 
 function parseOptions(argv: string[]): LoadOptions {
@@ -39,6 +41,7 @@ function parseOptions(argv: string[]): LoadOptions {
       connections: { type: 'string', default: '50' },
       runs: { type: 'string', default: '3' },
       cases: { type: 'string', default: benchCases.map((c) => c.id).join(',') },
+      targets: { type: 'string' },
     },
     strict: true,
   });
@@ -57,6 +60,7 @@ function parseOptions(argv: string[]): LoadOptions {
     connections: positive('connections', values.connections),
     runs: positive('runs', values.runs),
     cases,
+    targets: values.targets?.split(',').map((id) => id.trim()),
   };
 }
 
@@ -167,7 +171,7 @@ async function main(): Promise<number> {
   const tls = load.cases.some((c) => c.tls === true) ? await createTlsFiles(workRoot) : undefined;
   const noResume = load.cases.some((c) => c.fullHandshakes === true) ? buildNoResume(repoRoot) : undefined;
   if (noResume?.kind === 'missing') progress(`bench: the full-handshake case is skipped: ${noResume.reason}`);
-  const targets = benchTargets({
+  const environment = {
     node: process.execPath,
     upstreamScript,
     referenceProxyScript,
@@ -175,7 +179,14 @@ async function main(): Promise<number> {
     meshgateHasWorkers: meshgateCli !== undefined && meshgateHasWorkers(meshgateCli),
     nginxVersion,
     haproxyVersion,
-  });
+    cores: os.availableParallelism(),
+  };
+  const targets = benchTargets(environment).filter((target) => load.targets === undefined || load.targets.includes(target.id));
+  const unknown = load.targets?.filter((id) => !targets.some((target) => target.id === id)) ?? [];
+  if (unknown.length > 0) {
+    progress(`bench: --targets: unknown target "${unknown[0]}"; targets are ${benchTargets(environment).map((t) => t.id).join(', ')}`);
+    return 2;
+  }
   const active = targets.filter((t) => t.skipReason === undefined).length;
   for (const target of targets) if (target.skipReason !== undefined) progress(`bench: skipping ${target.label}: ${target.skipReason}`);
   const minutes = (load.cases.length * active * load.runs * (load.durationSeconds + warmupSeconds)) / 60;
@@ -211,7 +222,10 @@ ${load.cases.flatMap((c) => (c.peerNote === undefined ? [] : [`- ${c.title}: ${c
 ${markdownTable(rows)}
 `;
   process.stdout.write(`\n${report}`);
-  const resultsFile = path.join(repoRoot, 'bench', 'results', `${date}-${sha}.md`);
+  // A run of some cases or targets gets its own file beside the full run of the same commit.
+  const someCases = load.cases.length < benchCases.length ? `-${load.cases.map((c) => c.id).join('-')}` : '';
+  const someTargets = load.targets === undefined ? '' : `-${targets.map((t) => t.id).join('-')}`;
+  const resultsFile = path.join(repoRoot, 'bench', 'results', `${date}-${sha}${someCases}${someTargets}.md`);
   await writeFile(resultsFile, report);
   progress(`bench: written to ${path.relative(repoRoot, resultsFile)}`);
   return 0;

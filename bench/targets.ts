@@ -44,6 +44,8 @@ export interface TargetEnvironment {
   readonly meshgateHasWorkers: boolean;
   readonly nginxVersion: string | undefined;
   readonly haproxyVersion: string | undefined;
+  /** The available parallelism: what `--workers auto` starts, and so nginx's worker count beside it. */
+  readonly cores: number;
 }
 
 export const peerInstallHint = 'apt-get install -y wrk nginx-light haproxy gcc   (or nginx instead of nginx-light; gcc builds bench/no-resume.c)';
@@ -87,10 +89,16 @@ export function benchTargets(env: TargetEnvironment): Target[] {
       start: (context) => startMeshgate(env, context, ['--workers', 'auto']),
     },
     {
-      id: 'nginx',
-      label: 'nginx (worker_processes 2)',
+      id: 'nginx-1',
+      label: 'nginx (worker_processes 1)',
       ...(env.nginxVersion === undefined ? { skipReason: `nginx not installed: ${peerInstallHint}` } : {}),
-      start: startNginx,
+      start: (context) => startNginx(context, 1),
+    },
+    {
+      id: 'nginx',
+      label: `nginx (worker_processes ${env.cores})`,
+      ...(env.nginxVersion === undefined ? { skipReason: `nginx not installed: ${peerInstallHint}` } : {}),
+      start: (context) => startNginx(context, env.cores),
     },
     {
       id: 'haproxy',
@@ -110,7 +118,7 @@ async function startMeshgate(env: TargetEnvironment, context: TargetContext, wor
   return { port, process: gateway, startTimeoutMs: 120_000, stop: () => gateway.stop() };
 }
 
-async function startNginx(context: TargetContext): Promise<RunningTarget> {
+async function startNginx(context: TargetContext, workers: number): Promise<RunningTarget> {
   const port = await freePort();
   const dir = context.workDir;
   // nginx's workers (www-data when started as root) create their temp files in here.
@@ -118,7 +126,7 @@ async function startNginx(context: TargetContext): Promise<RunningTarget> {
   await writeFile(
     path.join(dir, 'nginx.conf'),
     `user www-data;
-worker_processes 2;
+worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
