@@ -73,7 +73,7 @@ function compileBlock(spec: HttpMatchRequestSpec, context: MatchContext, shared:
 
   if (spec.port !== undefined && spec.port !== 0) {
     const port = spec.port;
-    conditions.push(shared.intern(`port ${port}`, () => (req: RequestView) => req.port === port));
+    conditions.push(shared.intern(`port ${port}`, () => onPort(port)));
   }
   if (spec.gateways !== undefined && spec.gateways.length > 0) {
     // `mesh` is the sidecars' pseudo-gateway: never the one that accepted a gateway request.
@@ -129,6 +129,11 @@ const MESH = 'mesh';
 const JWT_CLAIM_PREFIX = '@request.auth.claims';
 
 const never: RequestPredicate = () => false;
+
+// Built outside compileBlock, whose scope holds the interner: a predicate made there would keep it alive.
+function onPort(port: number): RequestPredicate {
+  return (req) => req.port === port;
+}
 
 function allOf(conditions: readonly RequestPredicate[]): RequestPredicate {
   if (conditions.length === 1) return conditions[0] as RequestPredicate;
