@@ -86,7 +86,7 @@ function compileBlock(spec: HttpMatchRequestSpec, context: MatchContext, shared:
   const ignoreUriCase = spec.ignoreUriCase === true;
   conditions.push(shared.intern(`uri ${ignoreUriCase} ${JSON.stringify(spec.uri ?? {})}`, () => compileUri(spec.uri, ignoreUriCase)));
   const header = (name: string, match: StringMatchSpec, inverted: boolean) =>
-    shared.intern(`header ${name.toLowerCase()} ${inverted} ${JSON.stringify(match)}`, () => compileHeaderMatch(name, match, inverted));
+    shared.intern(`header ${name} ${inverted} ${JSON.stringify(match)}`, () => compileHeaderMatch(name, match, inverted));
   if (spec.method !== undefined) conditions.push(header(':method', spec.method, false));
   if (spec.authority !== undefined) conditions.push(header(':authority', spec.authority, false));
   if (spec.scheme !== undefined) conditions.push(header(':scheme', spec.scheme, false));
