@@ -2,6 +2,7 @@ import type { HTTPRetry, VirtualServiceSpec } from './kinds/virtual-service.js';
 import type { Resource } from './validate.js';
 import type { IssueSink } from './compile-issues.js';
 import type { FieldPath } from './issue.js';
+import type { Interner } from './interner.js';
 import { compileRetryPolicy, parseRetryOn, type RetryPolicy } from '../upstream/retry-policy.js';
 
 // A route's `retries`, with what it says checked the way Istio's validation does: retryOn items
@@ -17,6 +18,7 @@ export function compileRouteRetries(
   retries: HTTPRetry | undefined,
   path: FieldPath,
   issues: IssueSink,
+  shared: Interner,
 ): RetryPolicy | undefined {
   if (retries?.retryOn !== undefined) {
     const { codes, unknown } = parseRetryOn(retries.retryOn);
@@ -31,5 +33,5 @@ export function compileRouteRetries(
   if (retries?.retryRemoteLocalities !== undefined) {
     issues.unsupported(vs, [...path, 'retryRemoteLocalities'], 'retries.retryRemoteLocalities is valid Istio but meshgate has no localities to choose between; it is ignored');
   }
-  return compileRetryPolicy(retries);
+  return shared.intern(`retry ${JSON.stringify(retries)}`, () => compileRetryPolicy(retries));
 }

@@ -1,7 +1,7 @@
 import type { CorsPolicy, Destination, Headers, HTTPRoute, HTTPMatchRequest, VirtualServiceSpec } from './kinds/virtual-service.js';
 import type { FieldPath } from './issue.js';
 import type { Resource } from './validate.js';
-import type { HttpRoute, RouteAction, RouteDestination } from './snapshot.js';
+import type { HeaderEdit, HttpRoute, RouteAction, RouteDestination } from './snapshot.js';
 import type { IssueSink } from './compile-issues.js';
 import { resolveShortName } from './fqdn.js';
 import { resolveCluster, type ClusterProblem } from './compile-clusters.js';
@@ -12,12 +12,13 @@ import { createWeightedPicker } from '../routing/weighted-pick.js';
 import { compileRedirect } from '../routing/actions/redirect.js';
 import { compileRewrite } from '../routing/actions/rewrite.js';
 import { compileDirectResponse } from '../routing/actions/direct-response.js';
-import { compileHeaderOperations, requestAuthority } from '../filters/headers/header-edits.js';
+import { compileHeaderOperations, requestAuthority, type HeaderOperationsSpec } from '../filters/headers/header-edits.js';
 import { compileCors } from '../filters/cors/cors.js';
 import { compileFault } from '../filters/fault/fault.js';
 import { compileMirrorPolicies } from './compile-mirrors.js';
 import { compileRouteRetries } from './compile-retries.js';
 import type { RateLimitAttachments } from './compile-rate-limits.js';
+import type { Interner } from './interner.js';
 
 // VirtualService http[] -> the ordered routes of one gateway's virtual hosts. Istio turns each
 // match block into its own Envoy route (so a prefix rewrite knows which prefix matched) and
@@ -31,6 +32,8 @@ export interface RouteCompileContext {
   readonly clusters: Map<string, ClusterConfig>;
   readonly issues: IssueSink;
   readonly rateLimits?: RateLimitAttachments;
+  /** Shares equal compiled pieces (matches, destinations, pickers, policies) between routes. */
+  readonly shared: Interner;
 }
 
 /** Routes of one VirtualService as seen through one gateway ("namespace/name"). */
@@ -40,28 +43,29 @@ export function compileVirtualServiceRoutes(
   context: RouteCompileContext,
 ): HttpRoute[] {
   const namespace = vs.metadata.namespace;
+  const virtualService = `${namespace}/${vs.metadata.name}`;
+  const matchContext = { namespace, gateway, shared: context.shared };
   const routes: HttpRoute[] = [];
   (vs.spec.http ?? []).forEach((http, index) => {
     const blocks: readonly (HTTPMatchRequest | undefined)[] = http.match?.length ? http.match : [undefined];
     const action = compileAction(vs, http, index, context);
     // Istio leaves out a route whose delegate VirtualService it cannot use; the rest still serves.
     if (action === undefined) return;
-    const rateLimit = context.rateLimits?.forRoute(`${namespace}/${vs.metadata.name}`, gateway, index, http.name);
-    const shared = {
-      virtualService: `${namespace}/${vs.metadata.name}`,
-      ...(rateLimit === undefined ? {} : { rateLimit }),
-      ...(http.corsPolicy === undefined ? {} : { cors: compileCorsPolicy(http.corsPolicy) }),
-      ...(http.headers?.response === undefined ? {} : { responseHeaders: compileHeaderOperations(http.headers.response) }),
-    };
+    const rateLimit = context.rateLimits?.forRoute(virtualService, gateway, index, http.name);
+    const cors = http.corsPolicy === undefined ? undefined : compileCorsPolicy(http.corsPolicy);
+    const responseHeaders = http.headers?.response === undefined ? undefined : sharedHeaderEdit(context.shared, http.headers.response);
     for (const block of blocks) {
-      routes.push(
-        Object.freeze({
-          ...shared,
-          name: routeName(http.name, block?.name),
-          match: compileHttpMatch(block ?? {}, { namespace, gateway }),
-          action: withRewrite(action, http, block),
-        }),
-      );
+      // Every field in the same order, absent ones undefined: all routes share one hidden class.
+      const route: HttpRoute = {
+        name: routeName(http.name, block?.name),
+        virtualService,
+        match: compileHttpMatch(block ?? {}, matchContext),
+        action: withRewrite(action, http, block),
+        cors,
+        responseHeaders,
+        rateLimit,
+      };
+      routes.push(Object.freeze(route));
     }
   });
   return routes;
@@ -103,19 +107,25 @@ function compileAction(
     context.clusters.set(resolution.config.name, resolution.config);
     return resolution.config.name;
   };
-  const destinations = (http.route ?? []).map((route, i): { weight: number; value: RouteDestination } => ({
+  // Resolved for every route, so that each reports its own problems; equal ones are shared.
+  const destinations = (http.route ?? []).map((route, i) => ({
     // Istio: a lone destination takes all traffic whatever its weight says.
     weight: http.route!.length === 1 ? 1 : (route.weight ?? 0),
-    value: destinationOf(clusterOf(route.destination, ['route', i, 'destination']), routeHeaders, route.headers),
+    ...sharedDestination(context.shared, clusterOf(route.destination, ['route', i, 'destination']), routeHeaders, route.headers),
   }));
-  const fault = http.fault === undefined ? {} : { fault: compileFault(http.fault) };
+  const pickerKey = destinations.map(({ weight, key }) => `${weight} ${key}`).join(' ');
+  const pickDestination = context.shared.intern(`picker ${pickerKey}`, () => createWeightedPicker(destinations));
+  const fault = http.fault === undefined ? undefined : compileFault(http.fault);
   const mirrors = compileMirrorPolicies(http, clusterOf);
   // Istio's timeout is off unless set; 0s also means off; a route with a fault has none.
-  const timeout = http.timeout === undefined || http.timeout === 0 || http.fault !== undefined ? {} : { timeoutMs: http.timeout };
+  const timeoutMs = http.timeout === undefined || http.timeout === 0 || http.fault !== undefined ? undefined : http.timeout;
   // Retries are still checked where written; a route with a fault has none either (Istio).
-  const compiledRetry = compileRouteRetries(vs, http.retries, [...path, 'retries'], context.issues);
-  const retry = compiledRetry === undefined || http.fault !== undefined ? {} : { retry: compiledRetry };
-  return { kind: 'forward', pickDestination: createWeightedPicker(destinations), ...timeout, ...retry, ...fault, ...(mirrors.length === 0 ? {} : { mirrors }) };
+  const compiledRetry = compileRouteRetries(vs, http.retries, [...path, 'retries'], context.issues, context.shared);
+  const retry = http.fault !== undefined ? undefined : compiledRetry;
+  const forward = (): RouteAction => ({ kind: 'forward', pickDestination, timeoutMs, retry, fault, mirrors: mirrors.length === 0 ? undefined : mirrors });
+  if (fault !== undefined || mirrors.length > 0) return forward();
+  // retry and pickDestination are shared already, so their identity keys the action.
+  return context.shared.intern(`forward ${pickerKey} ${timeoutMs} ${JSON.stringify(http.retries)}`, forward);
 }
 
 // Istio reads the deprecated `allowOrigin` list as exact origins when `allowOrigins` is absent,
@@ -129,17 +139,30 @@ function compileCorsPolicy(policy: CorsPolicy) {
   });
 }
 
-function destinationOf(cluster: string, routeLevel: Headers | undefined, destinationLevel: Headers | undefined): RouteDestination {
-  const hasRequestEdits = routeLevel?.request !== undefined || destinationLevel?.request !== undefined;
-  const hasResponseEdits = routeLevel?.response !== undefined || destinationLevel?.response !== undefined;
-  // Istio: a route-level host wins over a destination's (and rewrite.authority over both).
-  const authority = requestAuthority(routeLevel?.request) ?? requestAuthority(destinationLevel?.request);
-  return Object.freeze({
-    cluster,
-    ...(hasRequestEdits ? { requestHeaders: compileHeaderOperations(routeLevel?.request, destinationLevel?.request) } : {}),
-    ...(hasResponseEdits ? { responseHeaders: compileHeaderOperations(routeLevel?.response, destinationLevel?.response) } : {}),
-    ...(authority === undefined ? {} : { authority }),
+/** A destination with its header edits, shared by every route naming the same cluster with the same edits. */
+function sharedDestination(
+  shared: Interner,
+  cluster: string,
+  routeLevel: Headers | undefined,
+  destinationLevel: Headers | undefined,
+): { key: string; value: RouteDestination } {
+  const key = `${cluster} ${JSON.stringify([routeLevel?.request, routeLevel?.response, destinationLevel?.request, destinationLevel?.response])}`;
+  const value = shared.intern(`destination ${key}`, (): RouteDestination => {
+    const hasRequestEdits = routeLevel?.request !== undefined || destinationLevel?.request !== undefined;
+    const hasResponseEdits = routeLevel?.response !== undefined || destinationLevel?.response !== undefined;
+    return Object.freeze({
+      cluster,
+      requestHeaders: hasRequestEdits ? sharedHeaderEdit(shared, routeLevel?.request, destinationLevel?.request) : undefined,
+      responseHeaders: hasResponseEdits ? sharedHeaderEdit(shared, routeLevel?.response, destinationLevel?.response) : undefined,
+      // Istio: a route-level host wins over a destination's (and rewrite.authority over both).
+      authority: requestAuthority(routeLevel?.request) ?? requestAuthority(destinationLevel?.request),
+    });
   });
+  return { key, value };
+}
+
+function sharedHeaderEdit(shared: Interner, ...levels: (HeaderOperationsSpec | undefined)[]): HeaderEdit {
+  return shared.intern(`header-edit ${JSON.stringify(levels)}`, () => compileHeaderOperations(...levels));
 }
 
 function withRewrite(action: RouteAction, http: HTTPRoute, block: HTTPMatchRequest | undefined): RouteAction {

@@ -12,6 +12,7 @@ import type { ServerCredentials } from './credentials.js';
 import { defaultMeshConfig } from './mesh-defaults.js';
 import type { MeshConfigSpec } from './kinds/mesh-config.js';
 import { compileRateLimitAttachments } from './compile-rate-limits.js';
+import { createInterner } from './interner.js';
 import type { RateLimitSecrets } from './rate-limit-secrets.js';
 
 // compile: a pure function from validated resources to one frozen Snapshot. Every matcher,
@@ -26,7 +27,7 @@ export function compileSnapshot(
   const issues = createIssueSink();
   const clusters = new Map<string, ClusterConfig>();
   const rateLimits = compileRateLimitAttachments(config.rateLimitPolicies);
-  const context = { registry: createServiceRegistry(config), clusters, issues, rateLimits };
+  const context = { registry: createServiceRegistry(config), clusters, issues, rateLimits, shared: createInterner() };
   const mesh: MeshConfigSpec = config.meshConfigs[0]?.spec ?? defaultMeshConfig;
   const listeners = compileListeners(config, context, credentials);
   const streamListeners = compileStreamListeners(config, context, listeners);

@@ -15,22 +15,30 @@ export interface CompiledRegex {
 
 /** Compiles a full-match RE2 regex; throws an Error whose message says why RE2 refused it. */
 export function compileFullMatchRegex(pattern: string, ignoreCase = false): CompiledRegex {
-  // Compiled bare first so that a pattern such as `a)|(b` cannot escape the anchoring group.
-  new RE2(pattern, 'u');
-  const engine = new RE2(`^(?:${pattern})$`, ignoreCase ? 'iu' : 'u');
-  const prefix = ignoreCase ? '' : requiredLiteralPrefix(pattern);
-  if (prefix === '') return { test: (value) => engine.test(value) };
-  return { test: (value) => value.startsWith(prefix) && engine.test(value) };
+  // Only a `)` can close the anchoring group early, as in `a)|(b`: such a pattern is compiled
+  // bare first, which refuses it when it is unbalanced. Without one, the anchored compile alone
+  // refuses what the bare one would, and each RE2 object holds kilobytes of native memory.
+  if (pattern.includes(')')) new RE2(pattern, 'u');
+  return compileAnchored(pattern, ignoreCase);
 }
 
 /** Returns RE2's complaint about a pattern, or undefined when it compiles. */
 export function regexProblem(pattern: string): string | undefined {
   try {
-    compileFullMatchRegex(pattern);
+    // Bare first, always, so that the complaint quotes the pattern as it was written.
+    new RE2(pattern, 'u');
+    compileAnchored(pattern, false);
     return undefined;
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
+}
+
+function compileAnchored(pattern: string, ignoreCase: boolean): CompiledRegex {
+  const engine = new RE2(`^(?:${pattern})$`, ignoreCase ? 'iu' : 'u');
+  const prefix = ignoreCase ? '' : requiredLiteralPrefix(pattern);
+  if (prefix === '') return { test: (value) => engine.test(value) };
+  return { test: (value) => value.startsWith(prefix) && engine.test(value) };
 }
 
 const metacharacters = new Set(['\\', '.', '[', ']', '(', ')', '{', '}', '*', '+', '?', '^', '$', '|']);

@@ -1,5 +1,6 @@
 import { compileStringMatch, isPresenceMatch, type StringMatchSpec } from './string-match.js';
 import { queryParams, type RequestView } from './request-view.js';
+import { noInterning, type Interner } from '../config/interner.js';
 
 // Istio's HTTPMatchRequest, compiled the way istiod translates it into an Envoy RouteMatch
 // (pilot/pkg/networking/core/route/route.go: translateRoute, TranslateRouteMatch,
@@ -54,17 +55,25 @@ export interface MatchContext {
    * gateway (as istiod builds them per gateway server), so `gateways` is settled here, once.
    */
   readonly gateway: string;
+  /** Shares equal blocks and conditions between the routes of one compile; nothing is shared without it. */
+  readonly shared?: Interner;
 }
 
 export type RequestPredicate = (req: RequestView) => boolean;
 
 /** Compiles one match block: every field it sets must accept the request. */
 export function compileHttpMatch(spec: HttpMatchRequestSpec, context: MatchContext): RequestPredicate {
+  const shared = context.shared ?? noInterning;
+  // The key names all the block depends on: its fields, and where gateway names resolve.
+  return shared.intern(`block ${context.namespace} ${context.gateway} ${JSON.stringify(spec)}`, () => compileBlock(spec, context, shared));
+}
+
+function compileBlock(spec: HttpMatchRequestSpec, context: MatchContext, shared: Interner): RequestPredicate {
   const conditions: RequestPredicate[] = [];
 
   if (spec.port !== undefined && spec.port !== 0) {
     const port = spec.port;
-    conditions.push((req) => req.port === port);
+    conditions.push(shared.intern(`port ${port}`, () => onPort(port)));
   }
   if (spec.gateways !== undefined && spec.gateways.length > 0) {
     // `mesh` is the sidecars' pseudo-gateway: never the one that accepted a gateway request.
@@ -74,13 +83,18 @@ export function compileHttpMatch(spec: HttpMatchRequestSpec, context: MatchConte
     return never;
   }
 
-  conditions.push(compileUri(spec.uri, spec.ignoreUriCase === true));
-  if (spec.method !== undefined) conditions.push(compileHeaderMatch(':method', spec.method, false));
-  if (spec.authority !== undefined) conditions.push(compileHeaderMatch(':authority', spec.authority, false));
-  if (spec.scheme !== undefined) conditions.push(compileHeaderMatch(':scheme', spec.scheme, false));
-  for (const [name, match] of Object.entries(spec.headers ?? {})) conditions.push(compileHeaderMatch(name, match, false));
-  for (const [name, match] of Object.entries(spec.withoutHeaders ?? {})) conditions.push(compileHeaderMatch(name, match, true));
-  for (const [name, match] of Object.entries(spec.queryParams ?? {})) conditions.push(compileQueryParamMatch(name, match));
+  const ignoreUriCase = spec.ignoreUriCase === true;
+  conditions.push(shared.intern(`uri ${ignoreUriCase} ${JSON.stringify(spec.uri ?? {})}`, () => compileUri(spec.uri, ignoreUriCase)));
+  const header = (name: string, match: StringMatchSpec, inverted: boolean) =>
+    shared.intern(`header ${name} ${inverted} ${JSON.stringify(match)}`, () => compileHeaderMatch(name, match, inverted));
+  if (spec.method !== undefined) conditions.push(header(':method', spec.method, false));
+  if (spec.authority !== undefined) conditions.push(header(':authority', spec.authority, false));
+  if (spec.scheme !== undefined) conditions.push(header(':scheme', spec.scheme, false));
+  for (const [name, match] of Object.entries(spec.headers ?? {})) conditions.push(header(name, match, false));
+  for (const [name, match] of Object.entries(spec.withoutHeaders ?? {})) conditions.push(header(name, match, true));
+  for (const [name, match] of Object.entries(spec.queryParams ?? {})) {
+    conditions.push(shared.intern(`query ${name} ${JSON.stringify(match)}`, () => compileQueryParamMatch(name, match)));
+  }
 
   return allOf(conditions);
 }
@@ -116,19 +130,31 @@ const JWT_CLAIM_PREFIX = '@request.auth.claims';
 
 const never: RequestPredicate = () => false;
 
+// Built outside compileBlock, whose scope holds the interner: a predicate made there would keep it alive.
+function onPort(port: number): RequestPredicate {
+  return (req) => req.port === port;
+}
+
 function allOf(conditions: readonly RequestPredicate[]): RequestPredicate {
   if (conditions.length === 1) return conditions[0] as RequestPredicate;
+  // Most blocks have a uri and one more condition: two captured functions cost less than an array.
+  if (conditions.length === 2) {
+    const [first, second] = conditions as [RequestPredicate, RequestPredicate];
+    return (req) => first(req) && second(req);
+  }
+  // A copy is exactly as long as its contents; the array pushed to keeps spare room.
+  const all = conditions.slice();
   return (req) => {
-    for (const condition of conditions) if (!condition(req)) return false;
+    for (const condition of all) if (!condition(req)) return false;
     return true;
   };
 }
 
+// Envoy's prefix "/": every origin-form path, but not `OPTIONS *`.
+const anyOriginFormPath: RequestPredicate = (req) => req.path.charCodeAt(0) === 0x2f;
+
 function compileUri(uri: StringMatchSpec | undefined, ignoreCase: boolean): RequestPredicate {
-  if (uri === undefined || (uri.exact === undefined && uri.prefix === undefined && uri.regex === undefined)) {
-    // Envoy's prefix "/": every origin-form path, but not `OPTIONS *`.
-    return (req) => req.path.charCodeAt(0) === 0x2f;
-  }
+  if (uri === undefined || (uri.exact === undefined && uri.prefix === undefined && uri.regex === undefined)) return anyOriginFormPath;
   const test = compileStringMatch(uri, { ignoreCase });
   return (req) => test(req.path);
 }

@@ -33,6 +33,9 @@ export function createWeightedPicker<T>(choices: readonly WeightedChoice<T>[], r
   if (values.length === 1) return always(values[0] as T);
 
   const last = cumulative.length - 1;
+  // Copies are exactly as long as their contents; the arrays pushed to keep spare room.
+  const kept = values.slice();
+  const bounds = cumulative.slice();
   return () => {
     const point = random() * total;
     // The first choice whose cumulative weight exceeds the point.
@@ -40,10 +43,10 @@ export function createWeightedPicker<T>(choices: readonly WeightedChoice<T>[], r
     let high = last;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if ((cumulative[mid] as number) > point) high = mid;
+      if ((bounds[mid] as number) > point) high = mid;
       else low = mid + 1;
     }
-    return values[low] as T;
+    return kept[low] as T;
   };
 }
 

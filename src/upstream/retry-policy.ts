@@ -74,49 +74,76 @@ export function parseRetryOn(retryOn: string): { tokens: RetryOnToken[]; codes: 
 
 /** The policy of a route; undefined when retries are off (`attempts: 0`). */
 export function compileRetryPolicy(settings: RetrySettings | undefined): RetryPolicy | undefined {
-  if (settings !== undefined && (settings.attempts ?? 0) <= 0) return undefined;
-  const parsed = parseRetryOn(settings?.retryOn ?? defaultRetryOn);
-  // istiod: a status code in retryOn switches on retriable-status-codes.
-  const on = new Set<RetryOnToken>(parsed.tokens);
-  if (parsed.codes.length > 0) on.add('retriable-status-codes');
-  const statusCodes = new Set(parsed.codes);
-  const grpc = [...on].map((token) => grpcCodes[token]).filter((code): code is string => code !== undefined);
-  const any5xx = on.has('5xx');
-  const gateway = any5xx || on.has('gateway-error');
-  const resets = gateway || on.has('reset');
-  const connect = resets || on.has('connect-failure');
-
-  const policy: RetryPolicy = {
-    retries: settings?.attempts ?? 2,
-    ...(settings?.perTryTimeout === undefined ? {} : { perTryTimeoutMs: settings.perTryTimeout }),
-    avoidPreviousHosts: settings?.retryIgnorePreviousHosts ?? true,
-    backoffBaseMs: settings?.backoff ?? DEFAULT_BACKOFF_MS,
-    retriableResponse(status, headers) {
-      if (any5xx && status >= 500) return true;
-      if (gateway && (status === 502 || status === 503 || status === 504)) return true;
-      if (status === 409 && on.has('retriable-4xx')) return true;
-      if (statusCodes.has(status)) return true;
-      if (grpc.length === 0) return false;
-      const grpcStatus = headers['grpc-status'];
-      return typeof grpcStatus === 'string' && grpc.includes(grpcStatus);
-    },
-    retriableFailure(flag) {
-      switch (flag) {
-        case 'UF':
-          // A connection that was never made. (Envoy never retries an overflow, UO.)
-          return connect;
-        case 'UC':
-        case 'UPE':
-        case 'UT':
-          // No usable response: Envoy retries these as resets (a per-try timeout included).
-          return resets;
-        default:
-          return false;
-      }
-    },
-  };
-  return Object.freeze(policy);
+  if (settings === undefined) return istioDefaultPolicy;
+  if ((settings.attempts ?? 0) <= 0) return undefined;
+  return new CompiledRetryPolicy(settings);
 }
+
+/**
+ * Plain data and methods on the prototype: a route's policy is one small object, not two
+ * closures, their contexts and two Sets.
+ */
+class CompiledRetryPolicy implements RetryPolicy {
+  readonly retries: number;
+  readonly perTryTimeoutMs?: number;
+  readonly avoidPreviousHosts: boolean;
+  readonly backoffBaseMs: number;
+  readonly #any5xx: boolean;
+  readonly #gateway: boolean;
+  readonly #resets: boolean;
+  readonly #connect: boolean;
+  readonly #retriable4xx: boolean;
+  readonly #statusCodes: readonly number[];
+  /** grpc-status values of the gRPC tokens in retryOn. */
+  readonly #grpc: readonly string[];
+
+  constructor(settings: RetrySettings | undefined) {
+    const parsed = parseRetryOn(settings?.retryOn ?? defaultRetryOn);
+    // istiod: a status code in retryOn switches on retriable-status-codes.
+    const on = new Set<RetryOnToken>(parsed.tokens);
+    if (parsed.codes.length > 0) on.add('retriable-status-codes');
+    this.retries = settings?.attempts ?? 2;
+    this.perTryTimeoutMs = settings?.perTryTimeout;
+    this.avoidPreviousHosts = settings?.retryIgnorePreviousHosts ?? true;
+    this.backoffBaseMs = settings?.backoff ?? DEFAULT_BACKOFF_MS;
+    this.#any5xx = on.has('5xx');
+    this.#gateway = this.#any5xx || on.has('gateway-error');
+    this.#resets = this.#gateway || on.has('reset');
+    this.#connect = this.#resets || on.has('connect-failure');
+    this.#retriable4xx = on.has('retriable-4xx');
+    this.#statusCodes = [...new Set(parsed.codes)];
+    this.#grpc = [...on].map((token) => grpcCodes[token]).filter((code): code is string => code !== undefined);
+    Object.freeze(this);
+  }
+
+  retriableResponse(status: number, headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
+    if (this.#any5xx && status >= 500) return true;
+    if (this.#gateway && (status === 502 || status === 503 || status === 504)) return true;
+    if (status === 409 && this.#retriable4xx) return true;
+    if (this.#statusCodes.includes(status)) return true;
+    if (this.#grpc.length === 0) return false;
+    const grpcStatus = headers['grpc-status'];
+    return typeof grpcStatus === 'string' && this.#grpc.includes(grpcStatus);
+  }
+
+  retriableFailure(flag: ResponseFlag): boolean {
+    switch (flag) {
+      case 'UF':
+        // A connection that was never made. (Envoy never retries an overflow, UO.)
+        return this.#connect;
+      case 'UC':
+      case 'UPE':
+      case 'UT':
+        // No usable response: Envoy retries these as resets (a per-try timeout included).
+        return this.#resets;
+      default:
+        return false;
+    }
+  }
+}
+
+/** What a route without `retries` gets: one instance, shared by every such route of every snapshot. */
+const istioDefaultPolicy: RetryPolicy = new CompiledRetryPolicy(undefined);
 
 /**
  * Envoy's JitteredExponentialBackOffStrategy: the n-th retry (from 1) waits a random time below

@@ -58,3 +58,15 @@ test('patterns RE2 refuses are reported, and a pattern cannot escape its anchors
   t.truthy(regexProblem('a)|(b'), 'unbalanced on its own, so it is refused rather than unanchored');
   t.is(regexProblem('/items/[0-9]+'), undefined);
 });
+
+test('a pattern without ")" is compiled once, anchored, and refused exactly where RE2 refuses it bare', (t) => {
+  const refusedBare = ['[a', '(a', 'a\\', '*a', 'a**', '(?=a', 'x{2,1}'];
+  for (const pattern of refusedBare) {
+    t.throws(() => new RE2(pattern, 'u'), undefined, `RE2 refuses ${pattern} bare`);
+    t.throws(() => compileFullMatchRegex(pattern), undefined, pattern);
+    t.false((regexProblem(pattern) ?? '').includes('^(?:'), `the complaint about ${pattern} quotes it as written`);
+  }
+  t.true(compileFullMatchRegex('/a|/b').test('/b'), 'an alternation stays inside the anchors');
+  t.false(compileFullMatchRegex('/a|/b').test('/a/b'));
+  t.throws(() => compileFullMatchRegex('a)|(b'), undefined, 'with a ")" the bare compile still guards the anchors');
+});

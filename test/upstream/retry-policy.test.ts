@@ -90,3 +90,8 @@ test('back-off: below base x (2^n - 1), never above ten times the base', (t) => 
   t.is(backoffDelayMs(policy, 10, almostOne), 249);
   t.is(backoffDelayMs(policy, 1, () => 0), 0);
 });
+
+test('every route without retries shares one default policy; an explicit block compiles anew (a compile interns it)', (t) => {
+  t.is(compileRetryPolicy(undefined), compileRetryPolicy(undefined));
+  t.not(compileRetryPolicy({ attempts: 2 }), compileRetryPolicy({ attempts: 2 }));
+});
