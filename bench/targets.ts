@@ -113,7 +113,7 @@ async function startMeshgate(env: TargetEnvironment, context: TargetContext, wor
   const port = await freePort();
   await writeFile(path.join(context.workDir, 'meshgate.yaml'), context.benchCase.meshgateConfig(port, { address: '127.0.0.1', port: context.upstream.port }, context.tls));
   // Istio's defaults: no access log (no MeshConfig turns it on), as no other target writes one.
-  const args = [env.meshgateCli!, 'run', '--config', context.workDir, '--no-admin', '--no-watch', '--log-level', 'warn', '--drain-timeout', '1s', ...workerArgs];
+  const args = [env.meshgateCli!, 'run', '--config', context.workDir, '--no-admin', '--no-prometheus', '--no-watch', '--log-level', 'warn', '--drain-timeout', '1s', ...workerArgs];
   const gateway = startProcess('meshgate', env.node, args, 'ignore');
   return { port, process: gateway, startTimeoutMs: 120_000, stop: () => gateway.stop() };
 }
