@@ -121,8 +121,9 @@ test.after.always(async () => {
 
 const url = (path: string) => `http://127.0.0.1:${world.port}${path}`;
 
-// A blocked primary would never answer; these bounds leave room for a loaded 2-core machine.
-const primaryBoundMs = 3000;
+// A primary that waited for its mirror would never be answered while the mirror refuses or holds
+// the copy, so every primary answered is the check; the latencies are logged, never asserted
+// (speed is the benchmarks' business).
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Requests alternate between the mirrored `path` and a route without a mirror, under the same load. */
@@ -133,9 +134,10 @@ async function againstBaseline(t: ExecutionContext, path: string, count: number,
   const ms = (list: typeof results) => list.map((r) => r.ms);
   t.log(`${path}: median ${median(ms(mirrored)).toFixed(1)} ms, slowest ${Math.max(...ms(mirrored)).toFixed(1)} ms; ` +
     `without a mirror: median ${median(ms(plain)).toFixed(1)} ms, slowest ${Math.max(...ms(plain)).toFixed(1)} ms`);
-  t.true(results.every((r) => r.status === 200));
-  t.true(Math.max(...ms(mirrored)) < primaryBoundMs, 'a mirrored primary waited');
-  t.true(median(ms(mirrored)) <= Math.max(3 * median(ms(plain)), median(ms(plain)) + 100), 'mirrored primaries are typically slower');
+  t.deepEqual(
+    results.map((r) => r.status),
+    results.map(() => 200),
+  );
 }
 
 test('the mirror gets a copy with the -shadow authority (port kept), the same path, request id and body', async (t) => {
@@ -197,19 +199,15 @@ test('mirrorPercentage 30 copies about 30% of 400 requests', async (t) => {
   t.true(copied >= 88 && copied <= 152, `${copied} copies is not about 30% (120) of 400`);
 });
 
-test('a mirror that refuses connections changes neither status nor latency of the primary', async (t) => {
+test('a mirror that refuses connections: every primary is answered 200', async (t) => {
   await againstBaseline(t, '/dead', 120, 4);
 });
 
 test('a mirror that never answers nor reads: primaries are unaffected, copies in flight stop at 256 and the rest are dropped and logged', async (t) => {
   // More than the socket buffers between the gateway and the mirror hold: the copy falls behind.
   const body = randomBytes(16 * 1024 * 1024);
-  const started = performance.now();
   const upload = await request(url('/stuck/upload'), { method: 'POST', body });
   t.deepEqual(await upload.body.json(), { bytes: body.length, sha256: sha256(body) }, 'the primary got the whole body');
-  const uploadMs = performance.now() - started;
-  t.log(`16 MiB upload: ${uploadMs.toFixed(0)} ms`);
-  t.true(uploadMs < 5 * primaryBoundMs, `a 16 MiB upload took ${uploadMs.toFixed(0)} ms with a mirror that never reads`);
   const abandoned = await world.gateway.waitForLog((line) => line.msg === 'mirror request failed' && String((line.err as { message?: string }).message).includes('slower'));
   t.regex(String(abandoned.cluster), /stuck\.internal$/);
 
