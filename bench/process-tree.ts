@@ -5,19 +5,23 @@ import { readdirSync, readFileSync } from 'node:fs';
 export interface TreeRss {
   /** Sum of VmRSS over the process and all its descendants, in bytes; 0 when the process is gone. */
   readonly totalBytes: number;
-  /** VmRSS of the largest of them (for meshgate, a worker or the primary). */
-  readonly largestBytes: number;
+  /** VmRSS of the process itself (meshgate's primary, nginx's master). */
+  readonly mainBytes: number;
+  /** VmRSS of the largest descendant (a meshgate or nginx worker); undefined when it forked none. */
+  readonly largestChildBytes: number | undefined;
 }
 
 export function treeRss(rootPid: number): TreeRss {
-  let totalBytes = 0;
-  let largestBytes = 0;
-  for (const pid of processTree(rootPid)) {
+  const [main = rootPid, ...children] = processTree(rootPid);
+  const mainBytes = rssBytes(main);
+  let totalBytes = mainBytes;
+  let largestChildBytes: number | undefined;
+  for (const pid of children) {
     const bytes = rssBytes(pid);
     totalBytes += bytes;
-    largestBytes = Math.max(largestBytes, bytes);
+    largestChildBytes = Math.max(largestChildBytes ?? 0, bytes);
   }
-  return { totalBytes, largestBytes };
+  return { totalBytes, mainBytes, largestChildBytes };
 }
 
 /**

@@ -38,7 +38,7 @@ export function markdownTable(rows: readonly CaseRow[]): string {
   for (const row of rows) {
     if (row.result.kind === 'measured') medianRps.set(`${row.caseTitle}\n${row.targetId}`, median(row.result.runs.map((r) => r.requestsPerSecond)));
   }
-  const header = ['case', 'target', 'req/s median (min-max)', 'p50 ms', 'p99 ms', 'CPU us/req', 'RSS MiB (largest process)', ...baselines.map((b) => b.column), 'vs nginx, same workers', 'errors'];
+  const header = ['case', 'target', 'req/s median (min-max)', 'p50 ms', 'p99 ms', 'CPU us/req', 'RSS MiB total (main process / largest worker)', ...baselines.map((b) => b.column), 'vs nginx, same workers', 'errors'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const row of rows) {
     const { result } = row;
@@ -62,7 +62,7 @@ export function markdownTable(rows: readonly CaseRow[]): string {
         median(result.runs.map((r) => r.p50Ms)).toFixed(2),
         median(result.runs.map((r) => r.p99Ms)).toFixed(2),
         Math.round(median(result.runs.map((r) => r.cpuUsPerRequest))),
-        `${(result.rss.totalBytes / 2 ** 20).toFixed(0)} (${(result.rss.largestBytes / 2 ** 20).toFixed(0)})`,
+        describeRss(result.rss),
         ...ratios,
         sameWorkers,
         describeErrors(result.runs.map((r) => r.errors)),
@@ -70,6 +70,12 @@ export function markdownTable(rows: readonly CaseRow[]): string {
     );
   }
   return lines.join('\n');
+}
+
+/** `total (main / largest worker)` in MiB, or the one figure of a target that forked nothing. */
+function describeRss(rss: TreeRss): string {
+  const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+  return rss.largestChildBytes === undefined ? mib(rss.totalBytes) : `${mib(rss.totalBytes)} (${mib(rss.mainBytes)} / ${mib(rss.largestChildBytes)})`;
 }
 
 /** Errors summed over the measured runs: `0` is the only good answer. */
