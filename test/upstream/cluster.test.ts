@@ -203,3 +203,44 @@ test('ejected endpoints are skipped by choose; below minHealthPercent ejection i
   fail(panicky, 2);
   t.deepEqual(picks(panicky), ['10.0.0.1:8080', '10.0.0.2:8080', '10.0.0.3:8080']);
 });
+
+test('a cluster never picked from reports its endpoints; its first pick balances over the endpoints it has then', async (t) => {
+  let answer = ['10.2.0.1'];
+  const lookup: LookupAll = async () => answer.map((address) => ({ address }));
+  const pools = createPoolRegistry();
+  const cluster = createCluster(
+    {
+      name: 'outbound|80||lazy.example.com',
+      host: 'lazy.example.com',
+      port: 80,
+      endpoints: { kind: 'dns', targets: [{ hostname: 'lazy.example.com', port: 80, labels: {}, weight: 1 }], refreshMs: 10 },
+      loadBalancer: { simple: 'ROUND_ROBIN' },
+    },
+    { pools, logger, lookup },
+  );
+  t.teardown(async () => {
+    cluster.close();
+    await pools.close();
+  });
+  await cluster.ready();
+  t.deepEqual(
+    cluster.status().host_statuses.map((host) => [host.address, host.rq_active]),
+    [['10.2.0.1:80', 0]],
+  );
+  // The answer changes before anything was picked: the first pick sees only the new endpoints.
+  answer = ['10.2.0.2', '10.2.0.3'];
+  for (let waited = 0; cluster.endpoints().length !== 2 && waited < 5000; waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const leases = Array.from({ length: 4 }, () => cluster.choose({})!);
+  t.deepEqual([...new Set(leases.map((lease) => lease.origin))].sort(), ['http://10.2.0.2:80', 'http://10.2.0.3:80']);
+  t.deepEqual(
+    cluster.status().host_statuses.map((host) => [host.address, host.rq_active]),
+    [
+      ['10.2.0.2:80', 2],
+      ['10.2.0.3:80', 2],
+    ],
+  );
+  for (const lease of leases) lease.release();
+  t.is(cluster.status().circuit_breakers.rq_active, 0);
+});
