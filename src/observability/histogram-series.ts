@@ -6,12 +6,15 @@ import type { MetricLabels, MetricValueJson } from './metric-json.js';
 
 export class HistogramSeries {
   /** Per bucket, not cumulative; the last slot is +Inf. */
-  private readonly counts: Float64Array;
+  // A plain array rather than a Float64Array: a worker holds three histograms per series and a
+  // series per destination and status, and a typed array this size costs an ArrayBuffer and an
+  // off-heap backing store besides its elements.
+  private readonly counts: number[];
   private sum = 0;
   private count = 0;
 
   constructor(private readonly bounds: readonly number[]) {
-    this.counts = new Float64Array(bounds.length + 1);
+    this.counts = Array.from({ length: bounds.length + 1 }, () => 0);
   }
 
   observe(value: number): void {

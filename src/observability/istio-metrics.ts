@@ -65,8 +65,12 @@ export const istioTcpLabelNames = istioHttpLabelNames.filter((name) => name !== 
 
 const unknown = 'unknown';
 
+// A series keeps what its labels are made of; the 25-label object itself is built when someone
+// scrapes, not held for each of the thousands of series a worker in front of many services has.
 interface HttpSeries {
-  readonly labels: MetricLabels;
+  readonly grpcStatus: string | undefined;
+  readonly status: number;
+  readonly flags: string;
   requests: number;
   readonly duration: HistogramSeries;
   readonly requestBytes: HistogramSeries;
@@ -97,12 +101,14 @@ export interface TcpConnection {
 
 /** The series of one destination (one cluster, or none: no route, direct responses, redirects). */
 interface DestinationSeries {
-  readonly labels: MetricLabels;
+  /** What the cluster said when first counted; its labels are built when someone scrapes. */
+  readonly info: DestinationInfo | undefined;
   /** Plain HTTP without response flags, by status: the common case, keyed without building a string. */
   readonly plain: Map<number, HttpSeries>;
+  // Made at their first series: most destinations never see a flagged answer or a TCP connection.
   /** Everything else, by "status flags protocol". */
-  readonly other: Map<string, HttpSeries>;
-  readonly tcp: Map<string, TcpSeries>;
+  other: Map<string, HttpSeries> | undefined;
+  tcp: Map<string, TcpSeries> | undefined;
 }
 
 export interface IstioMetrics {
@@ -145,22 +151,18 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
     const key = cluster ?? '';
     let found = destinations.get(key);
     if (found === undefined) {
-      found = { labels: { ...sourceLabels, ...destinationLabels(cluster === undefined ? undefined : describe(cluster)) }, plain: new Map(), other: new Map(), tcp: new Map() };
+      found = { info: cluster === undefined ? undefined : describe(cluster), plain: new Map(), other: undefined, tcp: undefined };
       destinations.set(key, found);
     }
     return found;
   };
 
-  const newHttpSeries = (destination: DestinationSeries, grpcStatus: string | undefined, status: number, flags: string): HttpSeries => ({
-    labels: {
-      ...destination.labels,
-      request_protocol: grpcStatus === undefined ? 'http' : 'grpc',
-      response_code: String(status),
-      grpc_response_status: grpcStatus ?? '',
-      response_flags: flags,
-      // What the reporting side knows: a source (client-side) reporter never knows the server's policy.
-      connection_security_policy: unknown,
-    },
+  const labelsOf = (destination: DestinationSeries): MetricLabels => ({ ...sourceLabels, ...destinationLabels(destination.info) });
+
+  const newHttpSeries = (grpcStatus: string | undefined, status: number, flags: string): HttpSeries => ({
+    grpcStatus,
+    status,
+    flags,
     requests: 0,
     duration: new HistogramSeries(istioBuckets),
     requestBytes: new HistogramSeries(istioBuckets),
@@ -169,16 +171,16 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
 
   const tcpSeriesOf = (cluster: string | undefined, flags: string): TcpSeries => {
     const destination = destinationOf(cluster);
-    let series = destination.tcp.get(flags);
+    let series = destination.tcp?.get(flags);
     if (series === undefined) {
       series = {
-        labels: { ...destination.labels, request_protocol: 'tcp', response_flags: flags, connection_security_policy: unknown },
+        labels: { ...labelsOf(destination), request_protocol: 'tcp', response_flags: flags, connection_security_policy: unknown },
         opened: 0,
         closed: 0,
         sent: 0,
         received: 0,
       };
-      destination.tcp.set(flags, series);
+      (destination.tcp ??= new Map()).set(flags, series);
     }
     return series;
   };
@@ -188,11 +190,11 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
       const destination = destinationOf(cluster);
       const plain = grpcStatus === undefined && flags === '-';
       const key = plain ? status : `${status} ${flags} ${grpcStatus ?? 'http'}`;
-      let series = plain ? destination.plain.get(status) : destination.other.get(key as string);
+      let series = plain ? destination.plain.get(status) : destination.other?.get(key as string);
       if (series === undefined) {
-        series = newHttpSeries(destination, grpcStatus, status, flags);
+        series = newHttpSeries(grpcStatus, status, flags);
         if (plain) destination.plain.set(status, series);
-        else destination.other.set(key as string, series);
+        else (destination.other ??= new Map()).set(key as string, series);
       }
       series.requests++;
       series.duration.observe(durationMs);
@@ -220,13 +222,14 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
       const responseBytes: MetricValueJson[] = [];
       const tcp = { opened: [] as MetricValueJson[], closed: [] as MetricValueJson[], sent: [] as MetricValueJson[], received: [] as MetricValueJson[] };
       for (const destination of destinations.values()) {
-        for (const series of [...destination.plain.values(), ...destination.other.values()]) {
-          requests.push({ value: series.requests, labels: series.labels });
-          series.duration.toJson('istio_request_duration_milliseconds', series.labels, duration);
-          series.requestBytes.toJson('istio_request_bytes', series.labels, requestBytes);
-          series.responseBytes.toJson('istio_response_bytes', series.labels, responseBytes);
+        for (const series of [...destination.plain.values(), ...(destination.other?.values() ?? [])]) {
+          const labels = httpSeriesLabels(labelsOf(destination), series);
+          requests.push({ value: series.requests, labels });
+          series.duration.toJson('istio_request_duration_milliseconds', labels, duration);
+          series.requestBytes.toJson('istio_request_bytes', labels, requestBytes);
+          series.responseBytes.toJson('istio_response_bytes', labels, responseBytes);
         }
-        for (const series of destination.tcp.values()) {
+        for (const series of destination.tcp?.values() ?? []) {
           tcp.opened.push({ value: series.opened, labels: series.labels });
           tcp.closed.push({ value: series.closed, labels: series.labels });
           tcp.sent.push({ value: series.sent, labels: series.labels });
@@ -245,6 +248,18 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
         metric('istio_tcp_received_bytes_total', 'Bytes received from the client on TCP connections (Istio standard metric).', 'counter', tcp.received),
       ].filter((m) => m.values.length > 0);
     },
+  };
+}
+
+function httpSeriesLabels(destinationLabels: MetricLabels, series: HttpSeries): MetricLabels {
+  return {
+    ...destinationLabels,
+    request_protocol: series.grpcStatus === undefined ? 'http' : 'grpc',
+    response_code: String(series.status),
+    grpc_response_status: series.grpcStatus ?? '',
+    response_flags: series.flags,
+    // What the reporting side knows: a source (client-side) reporter never knows the server's policy.
+    connection_security_policy: unknown,
   };
 }
 

@@ -33,31 +33,49 @@ function limit(value: number | undefined): number {
 }
 
 export function createCircuitBreaker(settings: ConnectionPoolSettings | undefined): CircuitBreaker {
-  const connections = limit(settings?.tcp?.maxConnections);
-  const pending = limit(settings?.http?.http1MaxPendingRequests);
-  // Pending requests only exist when connections are limited.
-  const perEndpoint = connections === Infinity ? Infinity : connections + pending;
-  const requests = limit(settings?.http?.http2MaxRequests);
-  const retries = limit(settings?.http?.maxRetries);
-  let retriesInFlight = 0;
-  return {
-    overflows: (endpointActive, clusterActive) => endpointActive > perEndpoint || clusterActive > requests,
-    startRetry() {
-      if (retriesInFlight >= retries) return false;
-      retriesInFlight++;
-      return true;
-    },
-    endRetry() {
-      retriesInFlight = Math.max(0, retriesInFlight - 1);
-    },
-    thresholds: () => ({
-      max_connections: finite(connections),
-      max_pending_requests: finite(connections === Infinity ? Infinity : pending),
-      max_requests: finite(requests),
-      max_retries: finite(retries),
-      retries_in_flight: retriesInFlight,
-    }),
-  };
+  return new ClusterCircuitBreaker(settings);
+}
+
+// A class, not closures: every cluster has one, and a worker may hold thousands.
+class ClusterCircuitBreaker implements CircuitBreaker {
+  private readonly connections: number;
+  private readonly pending: number;
+  private readonly perEndpoint: number;
+  private readonly requests: number;
+  private readonly retries: number;
+  private retriesInFlight = 0;
+
+  constructor(settings: ConnectionPoolSettings | undefined) {
+    this.connections = limit(settings?.tcp?.maxConnections);
+    this.pending = limit(settings?.http?.http1MaxPendingRequests);
+    this.perEndpoint = this.connections === Infinity ? Infinity : this.connections + this.pending;
+    this.requests = limit(settings?.http?.http2MaxRequests);
+    this.retries = limit(settings?.http?.maxRetries);
+  }
+
+  overflows(endpointActive: number, clusterActive: number): boolean {
+    return endpointActive > this.perEndpoint || clusterActive > this.requests;
+  }
+
+  startRetry(): boolean {
+    if (this.retriesInFlight >= this.retries) return false;
+    this.retriesInFlight++;
+    return true;
+  }
+
+  endRetry(): void {
+    this.retriesInFlight = Math.max(0, this.retriesInFlight - 1);
+  }
+
+  thresholds(): CircuitBreakerThresholds {
+    return {
+      max_connections: finite(this.connections),
+      max_pending_requests: finite(this.connections === Infinity ? Infinity : this.pending),
+      max_requests: finite(this.requests),
+      max_retries: finite(this.retries),
+      retries_in_flight: this.retriesInFlight,
+    };
+  }
 }
 
 function finite(value: number): number | null {

@@ -12,8 +12,8 @@ import { createLoadBalancer, type LoadBalancer, type LoadBalancerSettings, type 
 import { type ConnectionPoolSettings, type PoolOptions, poolOptionsFor } from './pool-options.js';
 import type { PoolRegistry } from './pool-registry.js';
 import { type CircuitBreaker, type CircuitBreakerThresholds, createCircuitBreaker } from './circuit-breaker.js';
-import { createOutlierDetector, type OutlierDetectionSettings, type TryResult } from './outlier-detection.js';
-import { createHealthChecker, type HealthCheckSettings } from './health-check.js';
+import { createOutlierDetector, type OutlierDetectionSettings, type OutlierDetector, type TryResult } from './outlier-detection.js';
+import { createHealthChecker, type HealthChecker, type HealthCheckSettings } from './health-check.js';
 
 export type ClusterEndpointsConfig =
   | { readonly kind: 'static'; readonly endpoints: readonly Endpoint[] }
@@ -98,125 +98,177 @@ interface Balancing {
   readonly routes: ReadonlyMap<Endpoint, { readonly key: string; readonly origin: string }>;
 }
 
+const noneOut: ReadonlySet<string> = new Set();
+
 export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster {
-  const { pools, logger } = deps;
-  const poolOptions = poolOptionsFor(config.trafficPolicy?.connectionPool, config.protocol === 'HTTP2');
-  const endpointSet = createEndpointSet(config.endpoints, deps);
+  return new RuntimeCluster(config, deps);
+}
+
+// A class rather than a closure object: a worker holds one per cluster (thousands with many
+// services), and instances share their methods and one hidden class where closures cost a
+// function and a context each.
+class RuntimeCluster implements Cluster {
+  readonly name: string;
+  readonly poolOptions: PoolOptions;
+  readonly breaker: CircuitBreaker;
+  private readonly endpointSet: EndpointSet;
   // Keyed by endpointKey, not by Endpoint object, so that counts survive a DNS refresh that
   // rebuilds the endpoint objects while their requests are still in flight.
-  const active = new Map<string, number>();
-  const activeRequests = (key: string): number => active.get(key) ?? 0;
-  let clusterActive = 0;
+  private readonly active = new Map<string, number>();
+  private clusterActive = 0;
   /** Requests refused 503 UO since this cluster was built. */
-  let overflowed = 0;
-  const breaker = createCircuitBreaker(config.trafficPolicy?.connectionPool);
-
+  private overflowed = 0;
   // Endpoints out of load balancing: ejected outliers and failed health checks, unless so few
   // are left that Istio's minHealthPercent (Envoy's panic threshold) says to use them all.
-  const noneOut: ReadonlySet<string> = new Set();
-  let out = noneOut;
-  const outlierSettings = config.trafficPolicy?.outlierDetection;
-  const minHealthPercent = outlierSettings?.minHealthPercent ?? 0;
-  const recomputeOut = () => {
-    const down = new Set([...(outliers?.ejected() ?? []), ...(health?.unhealthy() ?? [])]);
-    const total = endpointSet.current().length;
-    const healthyPercent = total === 0 ? 100 : (100 * (total - down.size)) / total;
-    out = down.size === 0 || healthyPercent < minHealthPercent ? noneOut : down;
-  };
-  const outliers =
-    outlierSettings === undefined
-      ? undefined
-      : createOutlierDetector(outlierSettings, {
-          endpointCount: () => endpointSet.current().length,
-          onChange: recomputeOut,
-          logger,
-          cluster: config.name,
-        });
-  const health =
-    config.healthCheck === undefined
-      ? undefined
-      : createHealthChecker(config.healthCheck, { endpoints: () => endpointSet.current(), onChange: recomputeOut, logger, cluster: config.name });
+  private out = noneOut;
+  private readonly outliers: OutlierDetector | undefined;
+  private readonly health: HealthChecker | undefined;
+  /** Built at the first pick and after each endpoint change: most clusters of a large config may never see a request. */
+  private balancing: Balancing | undefined;
 
-  const balance = (): Balancing => {
-    const endpoints = endpointSet.current();
+  constructor(
+    private readonly config: ClusterConfig,
+    private readonly deps: ClusterDeps,
+  ) {
+    this.name = config.name;
+    this.poolOptions = poolOptionsFor(config.trafficPolicy?.connectionPool, config.protocol === 'HTTP2');
+    this.endpointSet = createEndpointSet(config.endpoints, deps);
+    this.breaker = createCircuitBreaker(config.trafficPolicy?.connectionPool);
+    const { logger } = deps;
+    const outlierSettings = config.trafficPolicy?.outlierDetection;
+    this.outliers =
+      outlierSettings === undefined
+        ? undefined
+        : createOutlierDetector(outlierSettings, {
+            endpointCount: () => this.endpointSet.current().length,
+            onChange: () => this.recomputeOut(),
+            logger,
+            cluster: config.name,
+          });
+    this.health =
+      config.healthCheck === undefined
+        ? undefined
+        : createHealthChecker(config.healthCheck, {
+            endpoints: () => this.endpointSet.current(),
+            onChange: () => this.recomputeOut(),
+            logger,
+            cluster: config.name,
+          });
+    this.endpointSet.onChange(() => {
+      this.balancing = undefined;
+      this.recomputeOut();
+      logger.info('cluster endpoints changed', { cluster: config.name, endpoints: this.endpointSet.current().map(endpointKey) });
+    });
+  }
+
+  ready(): Promise<void> {
+    return this.endpointSet.ready();
+  }
+
+  endpoints(): readonly Endpoint[] {
+    return this.endpointSet.current();
+  }
+
+  close(): void {
+    this.endpointSet.close();
+    this.outliers?.close();
+    this.health?.close();
+  }
+
+  overflows(lease: UpstreamLease): boolean {
+    if (!this.breaker.overflows(this.activeRequests(lease.key), this.clusterActive)) return false;
+    this.overflowed++;
+    return true;
+  }
+
+  status(): ClusterStatus {
+    const ejected = this.outliers?.ejected();
+    const unhealthy = this.health?.unhealthy();
     return {
-      balancer: createLoadBalancer(config.loadBalancer, endpoints, { activeRequests }),
+      name: this.name,
+      circuit_breakers: { ...this.breaker.thresholds(), rq_active: this.clusterActive, rq_overflow: this.overflowed },
+      outlier_ejections_total: this.outliers?.ejections() ?? 0,
+      host_statuses: this.endpointSet.current().map((endpoint) => {
+        const key = endpointKey(endpoint);
+        return {
+          address: key,
+          weight: endpoint.weight,
+          rq_active: this.activeRequests(key),
+          health_status: { failed_outlier_check: ejected?.has(key) === true, failed_active_health_check: unhealthy?.has(key) === true },
+        };
+      }),
+    };
+  }
+
+  report(lease: UpstreamLease, result: TryResult): void {
+    this.outliers?.report(lease.key, result);
+  }
+
+  choose(context: PickContext): UpstreamLease | undefined {
+    const { balancer, routes } = (this.balancing ??= this.balance());
+    const out = this.out;
+    const endpoint = balancer.pick(out === noneOut ? context : { ...context, exclude: union(out, context.exclude) });
+    // The balancer and its routes are built from one endpoint list, so a pick always has a route.
+    const route = endpoint === undefined ? undefined : routes.get(endpoint);
+    if (endpoint === undefined || route === undefined) return undefined;
+    this.active.set(route.key, this.activeRequests(route.key) + 1);
+    this.clusterActive++;
+    return new EndpointLease(this, endpoint, route.key, route.origin);
+  }
+
+  pool(origin: string): Dispatcher {
+    return this.deps.pools.get(origin, this.poolOptions);
+  }
+
+  /** Called by a lease once, when its exchange is over. */
+  released(key: string): void {
+    this.clusterActive--;
+    const remaining = this.activeRequests(key) - 1;
+    if (remaining > 0) this.active.set(key, remaining);
+    else this.active.delete(key);
+  }
+
+  private activeRequests(key: string): number {
+    return this.active.get(key) ?? 0;
+  }
+
+  private balance(): Balancing {
+    const endpoints = this.endpointSet.current();
+    return {
+      balancer: createLoadBalancer(this.config.loadBalancer, endpoints, { activeRequests: (key) => this.activeRequests(key) }),
       routes: new Map(endpoints.map((endpoint) => [endpoint, { key: endpointKey(endpoint), origin: endpointOrigin(endpoint) }])),
     };
-  };
-  let balancing = balance();
-  endpointSet.onChange(() => {
-    balancing = balance();
-    recomputeOut();
-    logger.info('cluster endpoints changed', { cluster: config.name, endpoints: [...balancing.routes.values()].map((route) => route.key) });
-  });
+  }
 
-  return {
-    name: config.name,
-    poolOptions,
-    ready: () => endpointSet.ready(),
-    endpoints: () => endpointSet.current(),
-    close() {
-      endpointSet.close();
-      outliers?.close();
-      health?.close();
-    },
-    breaker,
-    overflows(lease) {
-      if (!breaker.overflows(activeRequests(lease.key), clusterActive)) return false;
-      overflowed++;
-      return true;
-    },
-    status() {
-      const ejected = outliers?.ejected();
-      const unhealthy = health?.unhealthy();
-      return {
-        name: config.name,
-        circuit_breakers: { ...breaker.thresholds(), rq_active: clusterActive, rq_overflow: overflowed },
-        outlier_ejections_total: outliers?.ejections() ?? 0,
-        host_statuses: endpointSet.current().map((endpoint) => {
-          const key = endpointKey(endpoint);
-          return {
-            address: key,
-            weight: endpoint.weight,
-            rq_active: activeRequests(key),
-            health_status: { failed_outlier_check: ejected?.has(key) === true, failed_active_health_check: unhealthy?.has(key) === true },
-          };
-        }),
-      };
-    },
-    report(lease, result) {
-      outliers?.report(lease.key, result);
-    },
-    choose(context) {
-      const { balancer, routes } = balancing;
-      const endpoint = balancer.pick(out === noneOut ? context : { ...context, exclude: union(out, context.exclude) });
-      // The balancer and its routes are built from one endpoint list, so a pick always has a route.
-      const route = endpoint === undefined ? undefined : routes.get(endpoint);
-      if (endpoint === undefined || route === undefined) return undefined;
-      const { key, origin } = route;
-      active.set(key, activeRequests(key) + 1);
-      clusterActive++;
-      let released = false;
-      return {
-        endpoint,
-        key,
-        origin,
-        // Read only by HTTP forwarding: a TCP relay takes the endpoint and opens its own socket.
-        get pool() {
-          return pools.get(origin, poolOptions);
-        },
-        release() {
-          if (released) return;
-          released = true;
-          clusterActive--;
-          const remaining = activeRequests(key) - 1;
-          if (remaining > 0) active.set(key, remaining);
-          else active.delete(key);
-        },
-      };
-    },
-  };
+  private recomputeOut(): void {
+    const down = new Set([...(this.outliers?.ejected() ?? []), ...(this.health?.unhealthy() ?? [])]);
+    const total = this.endpointSet.current().length;
+    const healthyPercent = total === 0 ? 100 : (100 * (total - down.size)) / total;
+    const minHealthPercent = this.config.trafficPolicy?.outlierDetection?.minHealthPercent ?? 0;
+    this.out = down.size === 0 || healthyPercent < minHealthPercent ? noneOut : down;
+  }
+}
+
+class EndpointLease implements UpstreamLease {
+  private released = false;
+
+  constructor(
+    private readonly cluster: RuntimeCluster,
+    readonly endpoint: Endpoint,
+    readonly key: string,
+    readonly origin: string,
+  ) {}
+
+  // Read only by HTTP forwarding: a TCP relay takes the endpoint and opens its own socket.
+  get pool(): Dispatcher {
+    return this.cluster.pool(this.origin);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.cluster.released(this.key);
+  }
 }
 
 function createEndpointSet(endpoints: ClusterEndpointsConfig, deps: ClusterDeps): EndpointSet {

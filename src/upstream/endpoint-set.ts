@@ -43,13 +43,25 @@ const DEFAULT_DNS_REFRESH_MS = 5000;
 const DEFAULT_READY_TIMEOUT_MS = 5000;
 
 export function createStaticEndpoints(endpoints: readonly Endpoint[]): EndpointSet {
-  const frozen = Object.freeze([...endpoints]);
-  return {
-    current: () => frozen,
-    ready: () => Promise.resolve(),
-    onChange: () => {},
-    close: () => {},
-  };
+  return new StaticEndpoints(Object.freeze([...endpoints]));
+}
+
+// A class, not closures: most clusters are static, and a worker may hold thousands of them.
+class StaticEndpoints implements EndpointSet {
+  constructor(private readonly endpoints: readonly Endpoint[]) {}
+
+  current(): readonly Endpoint[] {
+    return this.endpoints;
+  }
+
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  // Static endpoints never change, and there is nothing to stop.
+  onChange(): void {}
+
+  close(): void {}
 }
 
 export function createDnsEndpoints(targets: readonly DnsTarget[], options: DnsEndpointsOptions): EndpointSet {

@@ -56,6 +56,11 @@ const DEFAULT_KEEP_ALIVE_MAX_MS = 600_000;
 // undici's default TCP keep-alive probe delay, kept when the DestinationRule has no tcpKeepalive.
 const DEFAULT_TCP_KEEPALIVE_DELAY_MS = 60_000;
 
+// Every cluster holds its PoolOptions, and most clusters of a config have the same settings: equal
+// fingerprints share one frozen object (and one fingerprint string) instead of one per cluster.
+// Kept for the process's life: there are as many as distinct connectionPool settings ever served.
+const sharedOptions = new Map<string, PoolOptions>();
+
 /** The undici Pool options for a cluster's merged connectionPool settings (undefined: none set). */
 export function poolOptionsFor(settings: ConnectionPoolSettings | undefined, http2 = false): PoolOptions {
   const tcp = settings?.tcp;
@@ -76,13 +81,13 @@ export function poolOptionsFor(settings: ConnectionPoolSettings | undefined, htt
     keepAliveMaxTimeout: idleTimeout ?? DEFAULT_KEEP_ALIVE_MAX_MS,
     connect,
   });
-  return Object.freeze({
-    fingerprint: `${http2 ? 'h2 ' : ''}${JSON.stringify(undici)}`,
-    undici,
-    connect,
-    http2,
-    idleTimeoutMs: idleTimeout ?? DEFAULT_KEEP_ALIVE_MAX_MS,
-  });
+  const fingerprint = `${http2 ? 'h2 ' : ''}${JSON.stringify(undici)}`;
+  let options = sharedOptions.get(fingerprint);
+  if (options === undefined) {
+    options = Object.freeze({ fingerprint, undici, connect, http2, idleTimeoutMs: idleTimeout ?? DEFAULT_KEEP_ALIVE_MAX_MS });
+    sharedOptions.set(fingerprint, options);
+  }
+  return options;
 }
 
 // Istio writes "unlimited" as 2^32-1, and 0 is proto3's unset: both are undici's null.

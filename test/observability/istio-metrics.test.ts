@@ -1,5 +1,5 @@
 import test from 'ava';
-import { createIstioMetrics, istioBuckets } from '../../src/observability/istio-metrics.js';
+import { createIstioMetrics, istioBuckets, istioHttpLabelNames } from '../../src/observability/istio-metrics.js';
 import { responseFlagsLabel } from '../../src/observability/response-flags-label.js';
 import type { MetricJson } from '../../src/observability/metric-json.js';
 
@@ -99,4 +99,37 @@ test('response flags print as Envoy prints them: "-" for none, comma-separated i
   t.is(responseFlagsLabel('UF', 'URX'), 'UF,URX');
   t.is(responseFlagsLabel('FI', undefined, true), 'DI,FI');
   t.is(responseFlagsLabel(undefined, undefined, true), 'DI');
+});
+
+test('labels are built at each scrape from what the cluster said when first counted, in Istio\'s order', (t) => {
+  let described = 0;
+  let host = 'first.example.com';
+  const metrics = createIstioMetrics(source, () => {
+    described++;
+    return { host, namespace: 'edge' };
+  });
+  metrics.request('outbound|80||changing', undefined, 200, '-', 1, 0, 0);
+  metrics.request('outbound|80||changing', undefined, 503, 'UF', 1, 0, 0);
+  // A reload that redescribes the cluster does not relabel a series counted before it.
+  host = 'second.example.com';
+  metrics.request('outbound|80||changing', '0', 200, '-', 1, 0, 0);
+  t.is(described, 1);
+  for (let scrape = 0; scrape < 2; scrape++) {
+    const all = metrics.toJson();
+    const requests = metric(all, 'istio_requests_total').values;
+    t.deepEqual(
+      requests.map((v) => [v.labels.destination_service, v.labels.response_code, v.labels.response_flags, v.labels.request_protocol]),
+      [
+        ['first.example.com', '200', '-', 'http'],
+        ['first.example.com', '503', 'UF', 'http'],
+        ['first.example.com', '200', '-', 'grpc'],
+      ],
+    );
+    for (const value of requests) t.deepEqual(Object.keys(value.labels), [...istioHttpLabelNames]);
+    const sums = metric(all, 'istio_request_duration_milliseconds').values.filter((v) => v.metricName === 'istio_request_duration_milliseconds_sum');
+    t.deepEqual(
+      sums.map((v) => v.labels),
+      requests.map((v) => v.labels),
+    );
+  }
 });

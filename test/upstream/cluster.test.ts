@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { createLogger } from '../../src/log.js';
 import { type Cluster, createCluster, type ClusterConfig } from '../../src/upstream/cluster.js';
 import type { Endpoint } from '../../src/upstream/endpoint.js';
@@ -20,6 +20,26 @@ function staticCluster(endpoints: Endpoint[], extra: Partial<ClusterConfig> = {}
     endpoints: { kind: 'static', endpoints },
     ...extra,
   });
+}
+
+/** A ROUND_ROBIN cluster over one DNS name refreshed every 10 ms, closed with its pools after the test. */
+function roundRobinDnsCluster(t: ExecutionContext, host: string, lookup: LookupAll): Cluster {
+  const pools = createPoolRegistry();
+  const cluster = createCluster(
+    {
+      name: `outbound|80||${host}`,
+      host,
+      port: 80,
+      endpoints: { kind: 'dns', targets: [{ hostname: host, port: 80, labels: {}, weight: 1 }], refreshMs: 10 },
+      loadBalancer: { simple: 'ROUND_ROBIN' },
+    },
+    { pools, logger, lookup },
+  );
+  t.teardown(async () => {
+    cluster.close();
+    await pools.close();
+  });
+  return cluster;
 }
 
 test('choose counts a request on the endpoint, so LEAST_REQUEST sends the next one elsewhere', (t) => {
@@ -134,21 +154,7 @@ test('consistent hash: the same key keeps choosing the same endpoint', (t) => {
 test('a DNS cluster rebuilds its balancer when the answer changes', async (t) => {
   let answer = ['10.1.0.1'];
   const lookup: LookupAll = async () => answer.map((address) => ({ address }));
-  const pools = createPoolRegistry();
-  const cluster = createCluster(
-    {
-      name: 'outbound|80||svc.example.com',
-      host: 'svc.example.com',
-      port: 80,
-      endpoints: { kind: 'dns', targets: [{ hostname: 'svc.example.com', port: 80, labels: {}, weight: 1 }], refreshMs: 10 },
-      loadBalancer: { simple: 'ROUND_ROBIN' },
-    },
-    { pools, logger, lookup },
-  );
-  t.teardown(async () => {
-    cluster.close();
-    await pools.close();
-  });
+  const cluster = roundRobinDnsCluster(t, 'svc.example.com', lookup);
   await cluster.ready();
   t.is(cluster.choose({})!.origin, 'http://10.1.0.1:80');
   answer = ['10.1.0.2', '10.1.0.3'];
@@ -202,4 +208,31 @@ test('ejected endpoints are skipped by choose; below minHealthPercent ejection i
   t.deepEqual(picks(panicky), ['10.0.0.2:8080', '10.0.0.3:8080']);
   fail(panicky, 2);
   t.deepEqual(picks(panicky), ['10.0.0.1:8080', '10.0.0.2:8080', '10.0.0.3:8080']);
+});
+
+test('a cluster never picked from reports its endpoints; its first pick balances over the endpoints it has then', async (t) => {
+  let answer = ['10.2.0.1'];
+  const lookup: LookupAll = async () => answer.map((address) => ({ address }));
+  const cluster = roundRobinDnsCluster(t, 'lazy.example.com', lookup);
+  await cluster.ready();
+  t.deepEqual(
+    cluster.status().host_statuses.map((host) => [host.address, host.rq_active]),
+    [['10.2.0.1:80', 0]],
+  );
+  // The answer changes before anything was picked: the first pick sees only the new endpoints.
+  answer = ['10.2.0.2', '10.2.0.3'];
+  for (let waited = 0; cluster.endpoints().length !== 2 && waited < 5000; waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const leases = Array.from({ length: 4 }, () => cluster.choose({})!);
+  t.deepEqual([...new Set(leases.map((lease) => lease.origin))].sort(), ['http://10.2.0.2:80', 'http://10.2.0.3:80']);
+  t.deepEqual(
+    cluster.status().host_statuses.map((host) => [host.address, host.rq_active]),
+    [
+      ['10.2.0.2:80', 2],
+      ['10.2.0.3:80', 2],
+    ],
+  );
+  for (const lease of leases) lease.release();
+  t.is(cluster.status().circuit_breakers.rq_active, 0);
 });

@@ -65,3 +65,14 @@ test('pool options are frozen config', (t) => {
   t.true(Object.isFrozen(options.undici));
   t.true(Object.isFrozen(options.undici.connect));
 });
+
+test('settings that give the same options share one object; others do not, and the HTTP/2 flag tells them apart', (t) => {
+  t.is(poolOptionsFor({ tcp: { maxConnections: 3 } }), poolOptionsFor({ tcp: { maxConnections: 3 } }));
+  // Different settings, same undici options (0 and no limit are both unlimited): shared too.
+  t.is(poolOptionsFor({ http: { maxRequestsPerConnection: 0 } }), poolOptionsFor(undefined));
+  t.not(poolOptionsFor({ tcp: { maxConnections: 3 } }), poolOptionsFor({ tcp: { maxConnections: 4 } }));
+  const h2 = poolOptionsFor({ tcp: { maxConnections: 3 } }, true);
+  t.not(h2, poolOptionsFor({ tcp: { maxConnections: 3 } }));
+  t.true(h2.http2);
+  t.is(h2, poolOptionsFor({ tcp: { maxConnections: 3 } }, true));
+});
