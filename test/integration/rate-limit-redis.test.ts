@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import { freePort } from '../helpers/free-port.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
@@ -37,11 +37,13 @@ function globalConfig(port: number, redis: string, requests: number, extraMesh =
   );
 }
 
-async function startGateway(name: string, yaml: string): Promise<{ gateway: GatewayProcess; url: (path: string) => string }> {
+/** Starts a gateway that the test stops when it ends, even when a sibling started beside it fails. */
+async function startGateway(t: ExecutionContext, name: string, yaml: string): Promise<{ gateway: GatewayProcess; url: (path: string) => string }> {
   const port = await freePort();
   const dir = await configDir(name);
   await writeConfig(dir, 'app.yaml', yaml.replaceAll('GATEWAY_PORT', String(port)));
   const gateway = await startGatewayProcess(['--config', dir, '--no-watch'], { mesh: false });
+  t.teardown(() => gateway.stop());
   await gateway.waitForLog((line) => line.msg === 'rate limit backend ready');
   return { gateway, url: (path) => `http://127.0.0.1:${port}${path}` };
 }
@@ -54,8 +56,7 @@ const passed = (sent: readonly { status: number }[]) => sent.filter((s) => s.sta
 test('three gateway processes sharing one Redis hold one global limit together', async (t) => {
   // One prefix for all three: the same policy on three replicas.
   const yaml = globalConfig(0, sharedRedis, 50).replace('port: { number: 0,', 'port: { number: GATEWAY_PORT,');
-  const gateways = await Promise.all(['rl-g1', 'rl-g2', 'rl-g3'].map((name) => startGateway(name, yaml)));
-  t.teardown(() => Promise.all(gateways.map(({ gateway }) => gateway.stop())));
+  const gateways = await Promise.all(['rl-g1', 'rl-g2', 'rl-g3'].map((name) => startGateway(t, name, yaml)));
   const sent = await sendMany((i) => gateways[i % 3]!.url(`/api/${i}`), 300, 30);
   const total = passed(sent);
   t.log(`passed ${total} of 300; limit 50`);
@@ -70,9 +71,8 @@ redisServerTest('Redis stopped mid-way: fail closed answers 500 RLSE, fail open 
   // The password comes from the environment, never from the YAML.
   process.env.MG_TEST_REDIS_PASSWORD = password;
   const secret = '\n        password: { env: MG_TEST_REDIS_PASSWORD }';
-  const closed = await startGateway('rl-closed', globalConfig(0, redis.url, 20, secret).replace('port: { number: 0,', 'port: { number: GATEWAY_PORT,').replace('  rateLimit:\n', '  rateLimit:\n    failClosed: true\n'));
-  const open = await startGateway('rl-open', globalConfig(0, redis.url, 20, secret).replace('port: { number: 0,', 'port: { number: GATEWAY_PORT,'));
-  t.teardown(() => Promise.all([closed.gateway.stop(), open.gateway.stop()]));
+  const closed = await startGateway(t, 'rl-closed', globalConfig(0, redis.url, 20, secret).replace('port: { number: 0,', 'port: { number: GATEWAY_PORT,').replace('  rateLimit:\n', '  rateLimit:\n    failClosed: true\n'));
+  const open = await startGateway(t, 'rl-open', globalConfig(0, redis.url, 20, secret).replace('port: { number: 0,', 'port: { number: GATEWAY_PORT,'));
 
   t.is(passed(await sendMany((i) => closed.url(`/api/up-${i}`), 30, 10)), 20);
   t.is(passed(await sendMany((i) => open.url(`/api/up-${i}`), 30, 10)), 20);
