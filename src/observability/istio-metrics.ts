@@ -222,8 +222,10 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
       const responseBytes: MetricValueJson[] = [];
       const tcp = { opened: [] as MetricValueJson[], closed: [] as MetricValueJson[], sent: [] as MetricValueJson[], received: [] as MetricValueJson[] };
       for (const destination of destinations.values()) {
+        // Once per destination: each of its series adds its own five labels to these.
+        const destinationPart = labelsOf(destination);
         for (const series of [...destination.plain.values(), ...(destination.other?.values() ?? [])]) {
-          const labels = httpSeriesLabels(labelsOf(destination), series);
+          const labels = httpSeriesLabels(destinationPart, series);
           requests.push({ value: series.requests, labels });
           series.duration.toJson('istio_request_duration_milliseconds', labels, duration);
           series.requestBytes.toJson('istio_request_bytes', labels, requestBytes);
