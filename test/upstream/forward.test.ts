@@ -6,6 +6,7 @@ import test, { type ExecutionContext } from 'ava';
 import { Pool, request } from 'undici';
 import { forwardRequest, type ForwardOutcome } from '../../src/upstream/forward.js';
 import { buildUpstreamRequestHeaders } from '../../src/upstream/request-headers.js';
+import { freePort } from '../helpers/free-port.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -179,12 +180,8 @@ test('a request without x-request-id reaches the upstream with a generated one',
 });
 
 test('connection refused: 503 UF with Envoy\'s short text body', async (t) => {
-  const closedPort = await new Promise<number>((resolve) => {
-    const probe = http.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
+  // Nothing listens there, and no other test's listen(0) can take it meanwhile.
+  const closedPort = await freePort();
   const gateway = await startGateway(t, closedPort);
   const response = await request(`${gateway.url}/x`);
   const body = await response.body.text();

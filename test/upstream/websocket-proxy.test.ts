@@ -7,6 +7,7 @@ import type { ForwardOutcome } from '../../src/upstream/local-reply.js';
 import { buildUpstreamRequestHeaders } from '../../src/upstream/request-headers.js';
 import { proxyWebSocket } from '../../src/upstream/websocket-proxy.js';
 import { acceptAndEcho } from '../helpers/websocket-echo.js';
+import { freePort } from '../helpers/free-port.js';
 
 async function listen(t: ExecutionContext, server: http.Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -99,12 +100,8 @@ test('an upstream that refuses the upgrade: its answer reaches the client as it 
 });
 
 test('an upstream that cannot be reached: 503 UF before any upgrade', async (t) => {
-  const closedPort = await new Promise<number>((resolve) => {
-    const probe = http.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
+  // Nothing listens there, and no other test's listen(0) can take it meanwhile.
+  const closedPort = await freePort();
   const gateway = await startGateway(t, closedPort);
   const answer = await rawUpgrade(gateway.port);
   t.is(answer.status, 503);
