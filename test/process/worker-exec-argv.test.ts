@@ -1,9 +1,12 @@
 import test from 'ava';
 import { workerExecArgv } from '../../src/process/worker-exec-argv.js';
 
-test('workers get 8 MiB semi-spaces unless the user chose a size', (t) => {
-  t.deepEqual(workerExecArgv([], undefined), ['--max-semi-space-size=8']);
-  t.deepEqual(workerExecArgv(['--enable-source-maps'], ''), ['--enable-source-maps', '--max-semi-space-size=8']);
-  t.deepEqual(workerExecArgv(['--max-semi-space-size=32'], undefined), ['--max-semi-space-size=32']);
-  t.deepEqual(workerExecArgv([], '--max-old-space-size=512 --max_semi_space_size=2'), []);
+const defaults = ['--max-semi-space-size=8', '--heap-growing-percent=30'];
+
+test('workers get 8 MiB semi-spaces and a 30% old-generation growth unless the user chose them', (t) => {
+  t.deepEqual(workerExecArgv([], undefined), defaults);
+  t.deepEqual(workerExecArgv(['--enable-source-maps'], ''), ['--enable-source-maps', ...defaults]);
+  t.deepEqual(workerExecArgv(['--max-semi-space-size=32'], undefined), ['--max-semi-space-size=32', '--heap-growing-percent=30']);
+  t.deepEqual(workerExecArgv([], '--max-old-space-size=512 --max_semi_space_size=2'), ['--heap-growing-percent=30']);
+  t.deepEqual(workerExecArgv(['--heap_growing_percent=0'], '--max-semi-space-size 4'), ['--heap_growing_percent=0']);
 });
