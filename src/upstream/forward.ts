@@ -5,6 +5,7 @@ import { MeshgateError, type ResponseFlag } from '../errors.js';
 import { mapUpstreamError, resetAfterResponseStarted, upstreamFailures, type UpstreamFailure } from './error-map.js';
 import { sendLocalReply, type ForwardOutcome } from './local-reply.js';
 import { buildDownstreamResponseHeaders } from './request-headers.js';
+import { noteRelayedBytes } from './relayed-bytes-gc.js';
 import { requestHasBody } from './request-body.js';
 
 export type { ForwardOutcome } from './local-reply.js';
@@ -105,6 +106,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.hasBody && this.options.body === undefined) {
       this.options.req.on('data', (chunk: Buffer) => {
         this.bytesReceived += chunk.length;
+        noteRelayedBytes(chunk.length);
       });
     }
   }
@@ -135,6 +137,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.failure !== undefined) return;
     this.bytesSent += chunk.length;
+    noteRelayedBytes(chunk.length);
     if (!this.options.res.write(chunk)) {
       controller.pause();
       this.options.res.once('drain', this.resumeUpstream);

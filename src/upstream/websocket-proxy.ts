@@ -5,6 +5,7 @@ import { MeshgateError } from '../errors.js';
 import { mapUpstreamError, upstreamFailures, type UpstreamFailure } from './error-map.js';
 import type { ForwardOutcome } from './local-reply.js';
 import { buildDownstreamResponseHeaders } from './request-headers.js';
+import { noteRelayedBytes } from './relayed-bytes-gc.js';
 
 // An Upgrade request (WebSocket) goes through the endpoint's undici pool like any request, so
 // it reaches the endpoint the same way (TLS origination, connect timeout) and fails through
@@ -89,9 +90,11 @@ class UpgradeExchange implements Dispatcher.DispatchHandler {
     if (this.options.head.length > 0) upstream.write(this.options.head);
     upstream.on('data', (chunk: Buffer) => {
       this.bytesSent += chunk.length;
+      noteRelayedBytes(chunk.length);
     });
     client.on('data', (chunk: Buffer) => {
       this.bytesReceived += chunk.length;
+      noteRelayedBytes(chunk.length);
     });
     upstream.pipe(client);
     client.pipe(upstream);
