@@ -100,12 +100,12 @@ for (const balance of ['kernel', 'round-robin'] as const) {
   });
 }
 
-test('workers run with 8 MiB semi-spaces, a 30% old-generation growth and gc exposed', async (t) => {
+test('workers run with 4 MiB semi-spaces, a 30% old-generation growth and gc exposed', async (t) => {
   const { gateway } = await start(t);
   const { pids } = await workers(gateway);
   for (const pid of pids) {
     const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    t.true(argv.includes('--max-semi-space-size=8') && argv.includes('--heap-growing-percent=30') && argv.includes('--expose-gc'), argv.join(' '));
+    t.true(argv.includes('--max-semi-space-size=4') && argv.includes('--heap-growing-percent=30') && argv.includes('--expose-gc'), argv.join(' '));
   }
 });
 
