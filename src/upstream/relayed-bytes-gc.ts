@@ -6,13 +6,13 @@
 // waits until the memory outside its heap has grown by 64 MiB; glibc then keeps the space those
 // buffers leave. A young-generation collection after every few MiB relayed frees them while they
 // are young and the space is reused at once. Measured with 1 MiB response bodies (README,
-// Processes), it kept a worker at 103-107 MiB RSS instead of 118-143, and each response cost less
+// Processes), it kept a worker at 100-106 MiB RSS instead of 132-148, and each response cost less
 // CPU, not more: the collections it adds are cheap, and the incremental full ones V8 started for
 // the memory outside its heap are no longer needed.
 
 type Collect = (options: { type: 'minor' }) => void;
 
-/** Workers start with --expose-gc (worker-exec-argv.ts). A data plane in another process has no `gc` and collects nothing here. */
+/** Workers start with --expose-gc (worker-exec-argv.ts); where `gc` is not exposed (a data plane in a test process), nothing is collected here. */
 const collect = (globalThis as { gc?: Collect }).gc;
 
 /** 4 MiB kept RSS and CPU per response lowest of 4, 8 and 16 (README, Processes). */
