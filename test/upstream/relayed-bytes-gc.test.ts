@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+// The built module: the child is plain node, with V8 flags of its own and no TypeScript loader.
 const moduleUrl = new URL('../../dist/upstream/relayed-bytes-gc.js', import.meta.url).href;
 
 // The child names each relay step before it takes it, and V8's --trace-gc prints every
