@@ -8,6 +8,7 @@ import type { HttpRoute, ListenerConfig, RouteDestination } from '../config/snap
 import { createRequestView, type RequestView } from '../routing/request-view.js';
 import type { ClusterManager, ManagedCluster } from '../upstream/cluster-manager.js';
 import type { UpstreamLease } from '../upstream/cluster.js';
+import type { PickContext } from '../upstream/lb/index.js';
 import { forwardWithRetries, type RetryingOutcome } from '../upstream/retrying-forward.js';
 import { proxyWebSocket } from '../upstream/websocket-proxy.js';
 import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js';
@@ -104,17 +105,17 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     exchange.trace?.end(outcome.status, flags === '-' ? undefined : flags, exchange.cluster);
   };
 
-  /** An endpoint lease for the destination, waiting for a DNS cluster's first answer if need be. */
-  const lease = async (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView, clientAddress: string) => {
-    if (managed === undefined) return { lease: undefined, setCookie: undefined, context: {} };
+  /**
+   * An endpoint lease for the destination. Only a DNS cluster still waiting for its first answer
+   * returns a promise: every other request goes on in the same turn.
+   */
+  const lease = (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView, clientAddress: string): Leased | Promise<Leased> => {
+    if (managed === undefined) return noLease;
     const hash = managed.hashKey?.({ headers: req.headers, remoteAddress: clientAddress, query: view.query });
     const context = hash?.key === undefined ? {} : { hashKey: hash.key };
-    let chosen: UpstreamLease | undefined = managed.cluster.choose(context);
-    if (chosen === undefined) {
-      await managed.cluster.ready();
-      chosen = managed.cluster.choose(context);
-    }
-    return { lease: chosen, setCookie: hash?.setCookie, context };
+    const chosen = managed.cluster.choose(context);
+    if (chosen !== undefined) return { lease: chosen, setCookie: hash?.setCookie, context };
+    return managed.cluster.ready().then(() => ({ lease: managed.cluster.choose(context), setCookie: hash?.setCookie, context }));
   };
 
   const upstreamRequest = (view: RequestView, route: HttpRoute, destination: RouteDestination, req: IncomingMessage, trace: RequestTrace | undefined) => {
@@ -182,7 +183,8 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const destination = action.pickDestination();
     exchange.cluster = destination.cluster;
     const managed = clusters.get(destination.cluster);
-    const { lease: chosen, setCookie, context } = await lease(managed, req, view, exchange.clientAddress);
+    const leasing = lease(managed, req, view, exchange.clientAddress);
+    const { lease: chosen, setCookie, context } = leasing instanceof Promise ? await leasing : leasing;
     if (managed === undefined || chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
     const { path, headers } = upstreamRequest(view, route, destination, req, exchange.trace);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
@@ -206,8 +208,8 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
         pick: context,
         path,
         headers,
-        ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
-        ...(action.retry === undefined ? {} : { retry: action.retry }),
+        timeoutMs: action.timeoutMs,
+        retry: action.retry,
         editResponseHeaders: (response) => {
           destination.responseHeaders?.(response);
           if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
@@ -282,6 +284,15 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     },
   };
 }
+
+/** An endpoint lease with what choosing it needed, which a retry and the response reuse. */
+interface Leased {
+  readonly lease: UpstreamLease | undefined;
+  readonly setCookie: string | undefined;
+  readonly context: PickContext;
+}
+
+const noLease: Leased = { lease: undefined, setCookie: undefined, context: {} };
 
 interface ServerRefusal {
   readonly status: 301 | 421;

@@ -54,7 +54,8 @@ export async function forwardWithRetries(options: RetryingForwardOptions): Promi
   const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
   // A body that could not be held streams once: no retry may send it again.
   const policy = body === 'stream' ? undefined : retry;
-  const tried = new Set<string>();
+  // The endpoints of failed tries, for a retry that avoids them; made at the first retry.
+  let tried: Set<string> | undefined;
   let lease: UpstreamLease | undefined = options.lease;
   let retries = 0;
   // Why a try the policy would retry was not: Envoy flags it on the request.
@@ -93,7 +94,6 @@ export async function forwardWithRetries(options: RetryingForwardOptions): Promi
       lease.release();
       return localFailure(res, upstreamFailures.overflow, body);
     }
-    tried.add(lease.key);
     options.onTry(lease.key);
     // Envoy's x-envoy-attempt-count, which Istio turns on for every route.
     headers['x-envoy-attempt-count'] = String(tryNumber);
@@ -105,18 +105,19 @@ export async function forwardWithRetries(options: RetryingForwardOptions): Promi
         dispatcher: lease.pool,
         path: options.path,
         headers,
-        ...(deadline === undefined ? {} : { timeoutMs: Math.max(deadline - Date.now(), 1) }),
-        ...(policy?.perTryTimeoutMs === undefined ? {} : { perTryTimeoutMs: policy.perTryTimeoutMs }),
-        ...(body instanceof Buffer ? { body } : {}),
-        ...(hooks === undefined ? {} : { retry: hooks }),
-        ...(options.editResponseHeaders === undefined ? {} : { editResponseHeaders: options.editResponseHeaders }),
+        timeoutMs: deadline === undefined ? undefined : Math.max(deadline - Date.now(), 1),
+        perTryTimeoutMs: policy?.perTryTimeoutMs,
+        body: body instanceof Buffer ? body : undefined,
+        retry: hooks,
+        editResponseHeaders: options.editResponseHeaders,
       });
     } finally {
       lease.release();
       if (trySlot) cluster.breaker.endRetry();
     }
-    cluster.report(lease, outcome.upstreamStatus === undefined ? { ...(outcome.flag === undefined ? {} : { flag: outcome.flag }) } : { status: outcome.upstreamStatus });
+    cluster.report(lease, outcome.upstreamStatus === undefined ? { flag: outcome.flag } : { status: outcome.upstreamStatus });
     if (outcome.retry !== true) return finalOutcome(outcome, noRetry);
+    (tried ??= new Set()).add(lease.key);
 
     retries++;
     const wait = backoffDelayMs(policy!, retries);
@@ -149,10 +150,10 @@ function nextLease(cluster: Cluster, pick: PickContext, avoid: ReadonlySet<strin
 }
 
 function finalOutcome(outcome: AttemptOutcome, noRetry: 'URX' | 'UO' | undefined): RetryingOutcome {
-  const { retry: _retry, upstreamStatus: _status, ...rest } = outcome;
-  if (noRetry === undefined) return rest;
+  // The try's own fields (retry, upstreamStatus) ride along unread: copying the outcome without them costs every request.
+  if (noRetry === undefined) return outcome;
   // The last answer goes to the client as it came: a relayed one carries the flag alone, a failure keeps its own first.
-  return rest.flag === undefined ? { ...rest, flag: noRetry } : { ...rest, extraFlag: noRetry };
+  return outcome.flag === undefined ? { ...outcome, flag: noRetry } : { ...outcome, extraFlag: noRetry };
 }
 
 function localFailure(res: ServerResponse, failure: UpstreamFailure, body: Buffer | 'stream' | undefined): RetryingOutcome {
