@@ -55,9 +55,12 @@ interface Exchange {
   readonly req: IncomingMessage;
   readonly startTime: number;
   readonly started: number;
-  /** Read when the request arrives: a socket destroyed before the log line has no addresses left. */
-  readonly downstreamLocalAddress: string;
-  readonly downstreamRemoteAddress: string;
+  /**
+   * Read when the request arrives, since a socket destroyed before the log line has no addresses
+   * left; only when an access log is written, which nothing else reads them for.
+   */
+  readonly downstreamLocalAddress?: string;
+  readonly downstreamRemoteAddress?: string;
   /** The client's IP: the peer's, or the X-Forwarded-For entry numTrustedProxies points at. */
   readonly clientAddress: string;
   route?: HttpRoute;
@@ -80,15 +83,17 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const { socket } = req;
     const { trustedProxies } = ref.config;
     const clientAddress = trustedProxies === 0 ? (socket.remoteAddress ?? '') : clientAddressOf(socket.remoteAddress, req.headers, trustedProxies);
-    const exchange: Exchange = {
-      req,
-      startTime: Date.now(),
-      started: performance.now(),
-      downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
-      // Envoy prints an address taken from X-Forwarded-For with port 0.
-      downstreamRemoteAddress: trustedProxies === 0 ? `${clientAddress}:${socket.remotePort}` : `${clientAddress}:0`,
-      clientAddress,
-    };
+    const exchange: Exchange = accessLog.enabled
+      ? {
+          req,
+          startTime: Date.now(),
+          started: performance.now(),
+          downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
+          // Envoy prints an address taken from X-Forwarded-For with port 0.
+          downstreamRemoteAddress: trustedProxies === 0 ? `${clientAddress}:${socket.remotePort}` : `${clientAddress}:0`,
+          clientAddress,
+        }
+      : { req, startTime: Date.now(), started: performance.now(), clientAddress };
     const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: ref.config.tls === undefined ? 'http' : 'https', port: ref.config.port });
     if (tracing.enabled) exchange.trace = tracing.start(view.method, view.authority, req.url ?? '/', req.headers);
     return { exchange, view };
@@ -210,11 +215,15 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
         headers,
         timeoutMs: action.timeoutMs,
         retry: action.retry,
-        editResponseHeaders: (response) => {
-          destination.responseHeaders?.(response);
-          if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
-          if (setCookie !== undefined) appendSetCookie(response, setCookie);
-        },
+        // Most routes edit nothing: no function to make and call for them.
+        editResponseHeaders:
+          destination.responseHeaders === undefined && corsHeaders === undefined && setCookie === undefined
+            ? undefined
+            : (response) => {
+                destination.responseHeaders?.(response);
+                if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
+                if (setCookie !== undefined) appendSetCookie(response, setCookie);
+              },
         onTry: (endpoint) => (exchange.upstreamHost = endpoint),
       });
       finish(exchange, outcome);
