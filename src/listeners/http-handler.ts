@@ -8,6 +8,7 @@ import type { HttpRoute, ListenerConfig, RouteDestination } from '../config/snap
 import { createRequestView, type RequestView } from '../routing/request-view.js';
 import type { ClusterManager, ManagedCluster } from '../upstream/cluster-manager.js';
 import type { UpstreamLease } from '../upstream/cluster.js';
+import type { PickContext } from '../upstream/lb/index.js';
 import { forwardWithRetries, type RetryingOutcome } from '../upstream/retrying-forward.js';
 import { proxyWebSocket } from '../upstream/websocket-proxy.js';
 import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js';
@@ -54,9 +55,12 @@ interface Exchange {
   readonly req: IncomingMessage;
   readonly startTime: number;
   readonly started: number;
-  /** Read when the request arrives: a socket destroyed before the log line has no addresses left. */
-  readonly downstreamLocalAddress: string;
-  readonly downstreamRemoteAddress: string;
+  /**
+   * Read when the request arrives, since a socket destroyed before the log line has no addresses
+   * left; only when an access log is written, which nothing else reads them for.
+   */
+  readonly downstreamLocalAddress?: string;
+  readonly downstreamRemoteAddress?: string;
   /** The client's IP: the peer's, or the X-Forwarded-For entry numTrustedProxies points at. */
   readonly clientAddress: string;
   route?: HttpRoute;
@@ -79,15 +83,17 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const { socket } = req;
     const { trustedProxies } = ref.config;
     const clientAddress = trustedProxies === 0 ? (socket.remoteAddress ?? '') : clientAddressOf(socket.remoteAddress, req.headers, trustedProxies);
-    const exchange: Exchange = {
-      req,
-      startTime: Date.now(),
-      started: performance.now(),
-      downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
-      // Envoy prints an address taken from X-Forwarded-For with port 0.
-      downstreamRemoteAddress: trustedProxies === 0 ? `${clientAddress}:${socket.remotePort}` : `${clientAddress}:0`,
-      clientAddress,
-    };
+    const exchange: Exchange = accessLog.enabled
+      ? {
+          req,
+          startTime: Date.now(),
+          started: performance.now(),
+          downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
+          // Envoy prints an address taken from X-Forwarded-For with port 0.
+          downstreamRemoteAddress: trustedProxies === 0 ? `${clientAddress}:${socket.remotePort}` : `${clientAddress}:0`,
+          clientAddress,
+        }
+      : { req, startTime: Date.now(), started: performance.now(), clientAddress };
     const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: ref.config.tls === undefined ? 'http' : 'https', port: ref.config.port });
     if (tracing.enabled) exchange.trace = tracing.start(view.method, view.authority, req.url ?? '/', req.headers);
     return { exchange, view };
@@ -104,17 +110,17 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     exchange.trace?.end(outcome.status, flags === '-' ? undefined : flags, exchange.cluster);
   };
 
-  /** An endpoint lease for the destination, waiting for a DNS cluster's first answer if need be. */
-  const lease = async (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView, clientAddress: string) => {
-    if (managed === undefined) return { lease: undefined, setCookie: undefined, context: {} };
+  /**
+   * An endpoint lease for the destination. Only a DNS cluster still waiting for its first answer
+   * returns a promise: every other request goes on in the same turn.
+   */
+  const lease = (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView, clientAddress: string): Leased | Promise<Leased> => {
+    if (managed === undefined) return noLease;
     const hash = managed.hashKey?.({ headers: req.headers, remoteAddress: clientAddress, query: view.query });
     const context = hash?.key === undefined ? {} : { hashKey: hash.key };
-    let chosen: UpstreamLease | undefined = managed.cluster.choose(context);
-    if (chosen === undefined) {
-      await managed.cluster.ready();
-      chosen = managed.cluster.choose(context);
-    }
-    return { lease: chosen, setCookie: hash?.setCookie, context };
+    const chosen = managed.cluster.choose(context);
+    if (chosen !== undefined) return { lease: chosen, setCookie: hash?.setCookie, context };
+    return managed.cluster.ready().then(() => ({ lease: managed.cluster.choose(context), setCookie: hash?.setCookie, context }));
   };
 
   const upstreamRequest = (view: RequestView, route: HttpRoute, destination: RouteDestination, req: IncomingMessage, trace: RequestTrace | undefined) => {
@@ -182,7 +188,8 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const destination = action.pickDestination();
     exchange.cluster = destination.cluster;
     const managed = clusters.get(destination.cluster);
-    const { lease: chosen, setCookie, context } = await lease(managed, req, view, exchange.clientAddress);
+    const leasing = lease(managed, req, view, exchange.clientAddress);
+    const { lease: chosen, setCookie, context } = leasing instanceof Promise ? await leasing : leasing;
     if (managed === undefined || chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
     const { path, headers } = upstreamRequest(view, route, destination, req, exchange.trace);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
@@ -206,13 +213,17 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
         pick: context,
         path,
         headers,
-        ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
-        ...(action.retry === undefined ? {} : { retry: action.retry }),
-        editResponseHeaders: (response) => {
-          destination.responseHeaders?.(response);
-          if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
-          if (setCookie !== undefined) appendSetCookie(response, setCookie);
-        },
+        timeoutMs: action.timeoutMs,
+        retry: action.retry,
+        // Most routes edit nothing: no function to make and call for them.
+        editResponseHeaders:
+          destination.responseHeaders === undefined && corsHeaders === undefined && setCookie === undefined
+            ? undefined
+            : (response) => {
+                destination.responseHeaders?.(response);
+                if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
+                if (setCookie !== undefined) appendSetCookie(response, setCookie);
+              },
         onTry: (endpoint) => (exchange.upstreamHost = endpoint),
       });
       finish(exchange, outcome);
@@ -282,6 +293,15 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     },
   };
 }
+
+/** An endpoint lease with what choosing it needed, which a retry and the response reuse. */
+interface Leased {
+  readonly lease: UpstreamLease | undefined;
+  readonly setCookie: string | undefined;
+  readonly context: PickContext;
+}
+
+const noLease: Leased = { lease: undefined, setCookie: undefined, context: {} };
 
 interface ServerRefusal {
   readonly status: 301 | 421;

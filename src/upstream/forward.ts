@@ -231,8 +231,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       bytesReceived: this.bytesReceived,
       bytesSent: this.bytesSent,
       upstreamMs: this.upstreamMs,
-      ...(this.upstreamStatus === undefined ? {} : { upstreamStatus: this.upstreamStatus }),
-      ...(this.grpcStatus === undefined ? {} : { grpcStatus: this.grpcStatus }),
+      upstreamStatus: this.upstreamStatus,
+      grpcStatus: this.grpcStatus,
     });
   }
 

@@ -38,7 +38,7 @@ export function buildUpstreamRequestHeaders(
   options: UpstreamRequestHeaderOptions,
 ): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = { host: options.authority };
-  const connectionOptions = client.connection === undefined ? undefined : listedNames(client.connection);
+  const connectionOptions = client.connection === undefined ? undefined : nominatedHeaders(client.connection);
   for (const name in client) {
     const value = client[name];
     // HTTP/2 pseudo-headers (:authority, :path...) describe this hop's request line.
@@ -66,7 +66,7 @@ const COLON = 0x3a;
 /** The upstream response's headers without hop-by-hop ones, for the client. */
 export function buildDownstreamResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  const connectionOptions = upstream.connection === undefined ? undefined : listedNames(upstream.connection);
+  const connectionOptions = upstream.connection === undefined ? undefined : nominatedHeaders(upstream.connection);
   for (const name in upstream) {
     const value = upstream[name];
     if (value === undefined || hopByHopHeaders.has(name) || connectionOptions?.has(name)) continue;
@@ -74,6 +74,17 @@ export function buildDownstreamResponseHeaders(upstream: IncomingHttpHeaders): O
   }
   return out;
 }
+
+/**
+ * The headers a Connection header names, which stop here too. Nearly every message says only
+ * `keep-alive`, `close` or `upgrade`, which name no header that is not dropped already: those
+ * build no set (this runs for every request and every response).
+ */
+function nominatedHeaders(value: string | string[]): ReadonlySet<string> | undefined {
+  return typeof value === 'string' && usualConnectionValues.has(value) ? undefined : listedNames(value);
+}
+
+const usualConnectionValues: ReadonlySet<string> = new Set(['keep-alive', 'close', 'upgrade', 'Keep-Alive', 'Close', 'Upgrade']);
 
 /** Lower-cased tokens of a comma-separated header value (Connection, TE). */
 function listedNames(value: string | string[]): Set<string> {

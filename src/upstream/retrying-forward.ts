@@ -42,100 +42,122 @@ export interface RetryingOutcome extends ForwardOutcome {
   readonly extraFlag?: 'URX' | 'UO';
 }
 
-export async function forwardWithRetries(options: RetryingForwardOptions): Promise<RetryingOutcome> {
-  const { req, res, cluster, retry, headers } = options;
-  // Most requests have no body: they go on in this turn, without a promise to wait for.
-  const body = retry === undefined || !requestHasBody(req) ? undefined : await replayableBody(req);
-  if (body === 'gone') {
-    options.lease.release();
-    return { status: 0, flag: 'DC', detail: upstreamFailures.downstreamDisconnect.detail, bytesReceived: 0, bytesSent: 0 };
+export function forwardWithRetries(options: RetryingForwardOptions): Promise<RetryingOutcome> {
+  return new RetryingForward(options).run();
+}
+
+/**
+ * One request's tries. It is also what each try asks before it answers the client (the retry
+ * hooks of forward.ts), so a request costs one object here rather than a closure per hook.
+ */
+class RetryingForward {
+  /** Absent once a body too big to hold streams: no retry may send it again. */
+  private policy: RetryPolicy | undefined;
+  private retries = 0;
+  /** Why a try the policy would retry was not: Envoy flags it on the request. */
+  private noRetry: 'URX' | 'UO' | undefined;
+  /** A maxRetries slot taken for the next try, held while that try runs. */
+  private nextSlot = false;
+
+  constructor(private readonly options: RetryingForwardOptions) {
+    this.policy = options.retry;
   }
-  // Envoy's route timeout runs from the end of the request (here, of a body read in advance) over all tries.
-  const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
-  // A body that could not be held streams once: no retry may send it again.
-  const policy = body === 'stream' ? undefined : retry;
-  const tried = new Set<string>();
-  let lease: UpstreamLease | undefined = options.lease;
-  let retries = 0;
-  // Why a try the policy would retry was not: Envoy flags it on the request.
-  let noRetry: 'URX' | 'UO' | undefined;
-  // A maxRetries slot taken for the next try, held while that try runs.
-  let nextSlot = false;
-  const giveBackSlot = () => {
-    if (nextSlot) cluster.breaker.endRetry();
-    nextSlot = false;
-  };
-  // Whether this try may give way to another: retries left and a maxRetries slot free.
-  const mayRetry = (): boolean => {
-    if (policy === undefined) return false;
-    if (retries >= policy.retries) {
-      noRetry = 'URX';
+
+  async run(): Promise<RetryingOutcome> {
+    const { options } = this;
+    const { req, res, cluster, headers } = options;
+    // Most requests have no body: they go on in this turn, without a promise to wait for.
+    const body = this.policy === undefined || !requestHasBody(req) ? undefined : await replayableBody(req);
+    if (body === 'gone') {
+      options.lease.release();
+      return { status: 0, flag: 'DC', detail: upstreamFailures.downstreamDisconnect.detail, bytesReceived: 0, bytesSent: 0 };
+    }
+    // Envoy's route timeout runs from the end of the request (here, of a body read in advance) over all tries.
+    const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+    if (body === 'stream') this.policy = undefined;
+    const policy = this.policy;
+    // The endpoints of failed tries, for a retry that avoids them; made at the first retry.
+    let tried: Set<string> | undefined;
+    let lease: UpstreamLease | undefined = options.lease;
+
+    for (let tryNumber = 1; ; tryNumber++) {
+      const trySlot = this.nextSlot;
+      this.nextSlot = false;
+      if (cluster.overflows(lease)) {
+        if (trySlot) cluster.breaker.endRetry();
+        lease.release();
+        return localFailure(res, upstreamFailures.overflow, body);
+      }
+      options.onTry(lease.key);
+      // Envoy's x-envoy-attempt-count, which Istio turns on for every route.
+      headers['x-envoy-attempt-count'] = String(tryNumber);
+      let outcome: AttemptOutcome;
+      try {
+        outcome = await forwardRequest({
+          req,
+          res,
+          dispatcher: lease.pool,
+          path: options.path,
+          headers,
+          timeoutMs: deadline === undefined ? undefined : Math.max(deadline - Date.now(), 1),
+          perTryTimeoutMs: policy?.perTryTimeoutMs,
+          body: body instanceof Buffer ? body : undefined,
+          retry: policy === undefined ? undefined : this,
+          editResponseHeaders: options.editResponseHeaders,
+        });
+      } finally {
+        lease.release();
+        if (trySlot) cluster.breaker.endRetry();
+      }
+      cluster.report(lease, outcome.upstreamStatus === undefined ? { flag: outcome.flag } : { status: outcome.upstreamStatus });
+      if (outcome.retry !== true) return finalOutcome(outcome, this.noRetry);
+      (tried ??= new Set()).add(lease.key);
+
+      this.retries++;
+      const wait = backoffDelayMs(policy!, this.retries);
+      const left = deadline === undefined ? Infinity : deadline - Date.now();
+      await sleep(Math.min(wait, Math.max(left, 0)));
+      if (res.destroyed || req.socket.destroyed) {
+        this.giveBackSlot();
+        return { status: 0, flag: 'DC', detail: upstreamFailures.downstreamDisconnect.detail, bytesReceived: outcome.bytesReceived, bytesSent: 0 };
+      }
+      if (deadline !== undefined && Date.now() >= deadline) {
+        this.giveBackSlot();
+        return localFailure(res, upstreamFailures.timeout, body);
+      }
+      // istiod drops the previous-hosts predicate for consistent hashing: a retry stays on the key's endpoint.
+      lease = nextLease(cluster, options.pick, policy!.avoidPreviousHosts && options.pick.hashKey === undefined ? tried : undefined);
+      if (lease === undefined) {
+        this.giveBackSlot();
+        return localFailure(res, upstreamFailures.noHealthyUpstream, body);
+      }
+    }
+  }
+
+  /** A try's response: true drops it for another try (forward.ts's retry hook). */
+  response(status: number, upstreamHeaders: Record<string, string | string[] | undefined>): boolean {
+    return this.policy!.retriableResponse(status, upstreamHeaders) && this.mayRetry();
+  }
+
+  /** A try that got no response: true drops it for another try. */
+  failure(flag: ResponseFlag): boolean {
+    return this.policy!.retriableFailure(flag) && this.mayRetry();
+  }
+
+  /** Whether this try may give way to another: retries left and a maxRetries slot free. */
+  private mayRetry(): boolean {
+    if (this.retries >= this.policy!.retries) {
+      this.noRetry = 'URX';
       return false;
     }
-    nextSlot = cluster.breaker.startRetry();
-    if (!nextSlot) noRetry = 'UO';
-    return nextSlot;
-  };
-  const hooks =
-    policy === undefined
-      ? undefined
-      : {
-          response: (status: number, upstreamHeaders: Record<string, string | string[] | undefined>) =>
-            policy.retriableResponse(status, upstreamHeaders) && mayRetry(),
-          failure: (flag: ResponseFlag) => policy.retriableFailure(flag) && mayRetry(),
-        };
+    this.nextSlot = this.options.cluster.breaker.startRetry();
+    if (!this.nextSlot) this.noRetry = 'UO';
+    return this.nextSlot;
+  }
 
-  for (let tryNumber = 1; ; tryNumber++) {
-    const trySlot = nextSlot;
-    nextSlot = false;
-    if (cluster.overflows(lease)) {
-      if (trySlot) cluster.breaker.endRetry();
-      lease.release();
-      return localFailure(res, upstreamFailures.overflow, body);
-    }
-    tried.add(lease.key);
-    options.onTry(lease.key);
-    // Envoy's x-envoy-attempt-count, which Istio turns on for every route.
-    headers['x-envoy-attempt-count'] = String(tryNumber);
-    let outcome: AttemptOutcome;
-    try {
-      outcome = await forwardRequest({
-        req,
-        res,
-        dispatcher: lease.pool,
-        path: options.path,
-        headers,
-        ...(deadline === undefined ? {} : { timeoutMs: Math.max(deadline - Date.now(), 1) }),
-        ...(policy?.perTryTimeoutMs === undefined ? {} : { perTryTimeoutMs: policy.perTryTimeoutMs }),
-        ...(body instanceof Buffer ? { body } : {}),
-        ...(hooks === undefined ? {} : { retry: hooks }),
-        ...(options.editResponseHeaders === undefined ? {} : { editResponseHeaders: options.editResponseHeaders }),
-      });
-    } finally {
-      lease.release();
-      if (trySlot) cluster.breaker.endRetry();
-    }
-    cluster.report(lease, outcome.upstreamStatus === undefined ? { ...(outcome.flag === undefined ? {} : { flag: outcome.flag }) } : { status: outcome.upstreamStatus });
-    if (outcome.retry !== true) return finalOutcome(outcome, noRetry);
-
-    retries++;
-    const wait = backoffDelayMs(policy!, retries);
-    const left = deadline === undefined ? Infinity : deadline - Date.now();
-    await sleep(Math.min(wait, Math.max(left, 0)));
-    if (res.destroyed || req.socket.destroyed) {
-      giveBackSlot();
-      return { status: 0, flag: 'DC', detail: upstreamFailures.downstreamDisconnect.detail, bytesReceived: outcome.bytesReceived, bytesSent: 0 };
-    }
-    if (deadline !== undefined && Date.now() >= deadline) {
-      giveBackSlot();
-      return localFailure(res, upstreamFailures.timeout, body);
-    }
-    // istiod drops the previous-hosts predicate for consistent hashing: a retry stays on the key's endpoint.
-    lease = nextLease(cluster, options.pick, policy!.avoidPreviousHosts && options.pick.hashKey === undefined ? tried : undefined);
-    if (lease === undefined) {
-      giveBackSlot();
-      return localFailure(res, upstreamFailures.noHealthyUpstream, body);
-    }
+  private giveBackSlot(): void {
+    if (this.nextSlot) this.options.cluster.breaker.endRetry();
+    this.nextSlot = false;
   }
 }
 
@@ -149,10 +171,10 @@ function nextLease(cluster: Cluster, pick: PickContext, avoid: ReadonlySet<strin
 }
 
 function finalOutcome(outcome: AttemptOutcome, noRetry: 'URX' | 'UO' | undefined): RetryingOutcome {
-  const { retry: _retry, upstreamStatus: _status, ...rest } = outcome;
-  if (noRetry === undefined) return rest;
+  // The try's own fields (retry, upstreamStatus) ride along unread: copying the outcome without them costs every request.
+  if (noRetry === undefined) return outcome;
   // The last answer goes to the client as it came: a relayed one carries the flag alone, a failure keeps its own first.
-  return rest.flag === undefined ? { ...rest, flag: noRetry } : { ...rest, extraFlag: noRetry };
+  return outcome.flag === undefined ? { ...outcome, flag: noRetry } : { ...outcome, extraFlag: noRetry };
 }
 
 function localFailure(res: ServerResponse, failure: UpstreamFailure, body: Buffer | 'stream' | undefined): RetryingOutcome {
