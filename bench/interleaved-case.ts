@@ -1,9 +1,9 @@
 // One case against every target, the targets' runs interleaved. The host's speed drifts over
 // minutes: measured back to back, a slow minute fell on one target and moved its ratios by 30%.
 // So all targets start first, each in front of its own fresh upstream, and wait side by side
-// (idle, they cost no CPU); then round i gives every target its warm-up and one measured run, in
-// an order rotated by i (A B C, then B C A, ...): a slow minute falls on every target alike, and
-// no target always goes first or last.
+// (idle, they run no timers: bench/README.md); then round i gives every target its warm-up and
+// one measured run, in an order rotated by i (A B C, then B C A, ...): a slow minute falls on
+// every target alike, and no target always goes first or last.
 import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import type { BenchCase } from './cases.js';
