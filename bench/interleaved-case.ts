@@ -14,7 +14,7 @@ import { progress } from './progress.js';
 import { describeErrors, oneLine, type MeasuredRun, type TargetResult } from './report.js';
 import type { RunningTarget, Target } from './targets.js';
 import type { TlsFiles } from './tls-material.js';
-import { runWrk, type WrkLoad } from './wrk.js';
+import { runWrk, type WrkLoad, type WrkResult } from './wrk.js';
 
 export const warmupSeconds = 2;
 export const wrkThreads = 2;
@@ -114,10 +114,18 @@ async function start(entrant: Entrant, benchCase: BenchCase, load: CaseLoad, fil
 
 async function measureRun(entrant: Entrant, round: number, load: CaseLoad): Promise<void> {
   const { target, load: wrkLoad } = entrant.serving!;
-  await runWrk({ ...wrkLoad, durationSeconds: warmupSeconds });
-  const cpuBefore = treeCpuSeconds(target.process.pid);
-  const result = await runWrk({ ...wrkLoad, durationSeconds: load.durationSeconds });
-  const cpuUsPerRequest = ((treeCpuSeconds(target.process.pid) - cpuBefore) * 1e6) / Math.max(result.requests, 1);
+  let result: WrkResult;
+  let cpuUsPerRequest: number;
+  try {
+    await runWrk({ ...wrkLoad, durationSeconds: warmupSeconds });
+    const cpuBefore = treeCpuSeconds(target.process.pid);
+    result = await runWrk({ ...wrkLoad, durationSeconds: load.durationSeconds });
+    cpuUsPerRequest = ((treeCpuSeconds(target.process.pid) - cpuBefore) * 1e6) / Math.max(result.requests, 1);
+  } catch (err) {
+    // A target that exited (waiting or under load) is reported by its exit, not by wrk's refused connections.
+    assertRunning(target);
+    throw err;
+  }
   entrant.runs.push({ ...result, cpuUsPerRequest });
   progress(
     `${entrant.tag}: run ${round}/${load.runs}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, CPU ${Math.round(cpuUsPerRequest)} us/request, errors ${describeErrors([result.errors])}`,
@@ -127,7 +135,7 @@ async function measureRun(entrant: Entrant, round: number, load: CaseLoad): Prom
 
 function assertRunning(target: RunningTarget): void {
   const exit = target.process.exitStatus();
-  if (exit !== undefined) throw new Error(`${target.process.label} exited during the load (${exit}): ${target.process.output()}`);
+  if (exit !== undefined) throw new Error(`${target.process.label} exited during the case (${exit}): ${target.process.output()}`);
 }
 
 /** The target, then the upstream it was in front of; stopping twice is harmless. */
