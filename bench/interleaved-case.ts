@@ -74,7 +74,7 @@ export async function measureCase(benchCase: BenchCase, targets: readonly Target
 }
 
 /** `items` starting at index `shift` (wrapping): shift 0 is A B C, 1 is B C A, 2 is C A B. */
-export function rotated<T>(items: readonly T[], shift: number): T[] {
+function rotated<T>(items: readonly T[], shift: number): T[] {
   const first = items.length === 0 ? 0 : shift % items.length;
   return [...items.slice(first), ...items.slice(0, first)];
 }
