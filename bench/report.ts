@@ -87,3 +87,9 @@ export function describeErrors(runs: readonly WrkErrors[]): string {
     .map(([kind, count]) => `${count} ${kind === 'status' ? 'non-2xx/3xx' : kind}`);
   return parts.length === 0 ? '0' : parts.join(', ');
 }
+
+/** An error as one line that fits a table cell and a progress line. */
+export function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\s+/g, ' ').replace(/\|/g, '/').slice(0, 300);
+}

@@ -1,7 +1,7 @@
 // The proxy benchmark (a benchmark, not a test): req/s, latency and memory of meshgate side by
 // side with a direct connection, the reference proxy, nginx and HAProxy, each case against
-// each target started fresh on 127.0.0.1. Prints a Markdown table and writes it to
-// bench/results/<date>-<git sha>.md. See bench/README.md.
+// each target started fresh on 127.0.0.1, the targets' runs interleaved (interleaved-case.ts).
+// Prints a Markdown table and writes it to bench/results/<date>-<git sha>.md. See bench/README.md.
 //
 //   npm run bench [-- --duration 10 --connections 50 --runs 3 --cases plain,vhosts,post-1k,get-1m]
 import { spawnSync } from 'node:child_process';
@@ -11,23 +11,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchCases, type BenchCase } from './cases.js';
-import { waitUntilServing } from './probe.js';
+import { measureCase, warmupSeconds, wrkThreads, type CaseLoad } from './interleaved-case.js';
 import { buildNoResume } from './no-resume.js';
-import { treeCpuSeconds, treeRss } from './process-tree.js';
-import { compileNodeScript, startProcess, stopAllProcesses } from './processes.js';
-import { describeErrors, markdownTable, type CaseRow, type TargetResult } from './report.js';
-import { benchTargets, peerInstallHint, peerVersion, type RunningTarget, type Target } from './targets.js';
-import { createTlsFiles, type TlsFiles } from './tls-material.js';
-import { runWrk, wrkScript, wrkVersion } from './wrk.js';
+import { compileNodeScript, stopAllProcesses } from './processes.js';
+import { progress } from './progress.js';
+import { markdownTable, oneLine, type CaseRow, type TargetResult } from './report.js';
+import { benchTargets, peerInstallHint, peerVersion, type Target } from './targets.js';
+import { createTlsFiles } from './tls-material.js';
+import { wrkScript, wrkVersion } from './wrk.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
-const warmupSeconds = 2;
-const wrkThreads = 2;
 
-interface LoadOptions {
-  readonly durationSeconds: number;
-  readonly connections: number;
-  readonly runs: number;
+interface LoadOptions extends CaseLoad {
   readonly cases: readonly BenchCase[];
   /** Target ids to run; undefined runs them all. */
   readonly targets: readonly string[] | undefined;
@@ -79,60 +74,6 @@ function newestMtimeMs(dir: string): number {
 /** `node dist/cli.js run --help` lists `--workers` once the process model has landed. */
 function meshgateHasWorkers(cli: string): boolean {
   return spawnSync(process.execPath, [cli, 'run', '--help'], { encoding: 'utf8' }).stdout.includes('--workers');
-}
-
-function progress(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
-function oneLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/\s+/g, ' ').replace(/\|/g, '/').slice(0, 300);
-}
-
-async function measure(
-  target: Target,
-  benchCase: BenchCase,
-  load: LoadOptions,
-  files: { workRoot: string; upstreamScript: string; luaScript: string; tls: TlsFiles | undefined; noResume: string | undefined },
-): Promise<TargetResult> {
-  const tag = `[${benchCase.id}] ${target.label}`;
-  const upstream = startProcess('upstream', process.execPath, [files.upstreamScript], 'pipe');
-  let running: RunningTarget | undefined;
-  try {
-    const upstreamPort = await upstream.announcedPort(10_000);
-    const workDir = await mkdtemp(path.join(files.workRoot, `${benchCase.id}-${target.id}-`));
-    const tls = benchCase.tls === true ? files.tls : undefined;
-    running = await target.start({ benchCase, upstream: { port: upstreamPort, process: upstream }, workDir, tls });
-    await waitUntilServing(running.port, benchCase.probe, tls !== undefined, running.process, running.startTimeoutMs);
-    const wrkLoad = {
-      url: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${running.port}${benchCase.path}`,
-      threads: Math.min(wrkThreads, load.connections),
-      connections: load.connections,
-      scriptPath: files.luaScript,
-      ...(benchCase.fullHandshakes === true && files.noResume !== undefined ? { preload: files.noResume } : {}),
-    };
-    const runs = [];
-    for (let i = 1; i <= load.runs; i++) {
-      await runWrk({ ...wrkLoad, durationSeconds: warmupSeconds });
-      const cpuBefore = treeCpuSeconds(running.process.pid);
-      const result = await runWrk({ ...wrkLoad, durationSeconds: load.durationSeconds });
-      const cpuUsPerRequest = ((treeCpuSeconds(running.process.pid) - cpuBefore) * 1e6) / Math.max(result.requests, 1);
-      runs.push({ ...result, cpuUsPerRequest });
-      progress(
-        `${tag}: run ${i}/${load.runs}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, CPU ${Math.round(cpuUsPerRequest)} us/request, errors ${describeErrors([result.errors])}`,
-      );
-    }
-    const exit = running.process.exitStatus();
-    if (exit !== undefined) throw new Error(`${running.process.label} exited during the load (${exit}): ${running.process.output()}`);
-    return { kind: 'measured', runs, rss: treeRss(running.process.pid) };
-  } catch (err) {
-    progress(`${tag}: failed: ${oneLine(err)}`);
-    return { kind: 'failed', reason: oneLine(err) };
-  } finally {
-    await running?.stop();
-    await upstream.stop();
-  }
 }
 
 async function main(): Promise<number> {
@@ -196,12 +137,16 @@ async function main(): Promise<number> {
   for (const benchCase of load.cases) {
     const luaScript = path.join(workRoot, `${benchCase.id}.lua`);
     await writeFile(luaScript, wrkScript(benchCase.requestLua));
+    const skipReasonOf = (target: Target) => target.skipReason ?? (benchCase.fullHandshakes === true && noResume?.kind === 'missing' ? noResume.reason : undefined);
+    const measured = await measureCase(
+      benchCase,
+      targets.filter((target) => skipReasonOf(target) === undefined),
+      load,
+      { workRoot, upstreamScript, luaScript, tls, noResume: noResume?.kind === 'built' ? noResume.library : undefined },
+    );
     for (const target of targets) {
-      const skipReason = target.skipReason ?? (benchCase.fullHandshakes === true && noResume?.kind === 'missing' ? noResume.reason : undefined);
-      const result: TargetResult =
-        skipReason !== undefined
-          ? { kind: 'skipped', reason: skipReason }
-          : await measure(target, benchCase, load, { workRoot, upstreamScript, luaScript, tls, noResume: noResume?.kind === 'built' ? noResume.library : undefined });
+      const skipReason = skipReasonOf(target);
+      const result: TargetResult = skipReason !== undefined ? { kind: 'skipped', reason: skipReason } : measured.get(target)!;
       rows.push({ caseTitle: benchCase.title, targetId: target.id, targetLabel: target.label, result });
     }
   }
@@ -212,9 +157,9 @@ async function main(): Promise<number> {
 
 - git ${sha}${dirty ? ' (with uncommitted changes in the tree)' : ''}; ${distNote}
 - machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown cpu'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}; node ${process.version}; ${wrk}; ${nginxVersion ?? 'no nginx'}; ${haproxyVersion ?? 'no HAProxy'}
-- load: \`wrk -t${wrkThreads} -c${load.connections} -d${load.durationSeconds}s --latency\`, ${warmupSeconds} s warm-up before each of ${load.runs} measured runs; every target started fresh for every case, in front of a fresh upstream (one node:http process)
+- load: \`wrk -t${wrkThreads} -c${load.connections} -d${load.durationSeconds}s --latency\`, ${warmupSeconds} s warm-up before each of ${load.runs} measured runs; every target started fresh for every case, each in front of its own fresh upstream (one node:http process), all of them started before the first run and idle beside the loaded one; the runs interleaved: round i gives every target its warm-up and one run, in an order rotated each round, so a slow minute of the host falls on every target alike
 - **the ${cpus.length} cores are shared** by wrk (${wrkThreads} threads), the upstream and the target, all on 127.0.0.1: the figures compare targets on this machine, they are not what a dedicated gateway host does; "direct" is the upstream's own limit under the same load
-- req/s: median of the runs (min-max); p50/p99: wrk's latency percentiles, median of the runs; CPU: user + system CPU time of the target and its child processes during each measured run, divided by the run's requests, median of the runs (what a request costs the target, whatever share of the cores wrk took: wrk busy-polls while a TLS handshake is pending, so a slower handshake also costs the target cores); RSS: VmRSS of the target and its child processes after the last run, and in brackets of its main process (meshgate's primary, nginx's master) and of its largest worker, for targets that fork workers; errors: socket errors and non-2xx/3xx answers over all measured runs
+- req/s: median of the runs (min-max); p50/p99: wrk's latency percentiles, median of the runs; CPU: user + system CPU time of the target and its child processes during each measured run, divided by the run's requests, median of the runs (what a request costs the target, whatever share of the cores wrk took: wrk busy-polls while a TLS handshake is pending, so a slower handshake also costs the target cores); RSS: VmRSS of the target and its child processes after the last round, and in brackets of its main process (meshgate's primary, nginx's master) and of its largest worker, for targets that fork workers; errors: socket errors and non-2xx/3xx answers over all measured runs
 - load average (1 min) when the benchmark started: ${loadBefore.toFixed(2)} (well above 0 means other work was sharing the cores too)
 ${tls === undefined ? '' : `- HTTPS cases: every target (and "direct", a second upstream process) serves HTTPS with a ${tls.description}; the proxies forward plain HTTP to the upstream
 `}- access logs: none (meshgate on Istio's default, nginx \`access_log off\`, HAProxy and the reference proxy log nothing)

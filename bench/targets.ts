@@ -60,17 +60,13 @@ export function benchTargets(env: TargetEnvironment): Target[] {
       start: async ({ upstream, tls }) => {
         if (tls === undefined) return { port: upstream.port, process: upstream.process, startTimeoutMs, stop: async () => undefined };
         // The proxies' upstream stays plain HTTP; "direct" over HTTPS is a second upstream serving it.
-        const httpsUpstream = startProcess('upstream (HTTPS)', env.node, [env.upstreamScript, ...tlsArgs(tls)], 'pipe');
-        return { port: await httpsUpstream.announcedPort(startTimeoutMs), process: httpsUpstream, startTimeoutMs, stop: () => httpsUpstream.stop() };
+        return whenAnnounced(startProcess('upstream (HTTPS)', env.node, [env.upstreamScript, ...tlsArgs(tls)], 'pipe'));
       },
     },
     {
       id: 'reference',
       label: 'reference proxy (fastify + undici Pool)',
-      start: async ({ upstream, tls }) => {
-        const proxy = startProcess('reference proxy', env.node, [env.referenceProxyScript, String(upstream.port), ...tlsArgs(tls)], 'pipe');
-        return { port: await proxy.announcedPort(startTimeoutMs), process: proxy, startTimeoutMs, stop: () => proxy.stop() };
-      },
+      start: ({ upstream, tls }) => whenAnnounced(startProcess('reference proxy', env.node, [env.referenceProxyScript, String(upstream.port), ...tlsArgs(tls)], 'pipe')),
     },
     {
       id: 'meshgate-1',
@@ -180,6 +176,17 @@ backend upstream_bench
   );
   const haproxy = startProcess('haproxy', 'haproxy', ['-f', config, '-db'], 'pipe');
   return { port, process: haproxy, startTimeoutMs, stop: () => haproxy.stop() };
+}
+
+/** A node script's process as a target once it prints its port; stopped if it never does. */
+async function whenAnnounced(script: ManagedProcess): Promise<RunningTarget> {
+  try {
+    return { port: await script.announcedPort(startTimeoutMs), process: script, startTimeoutMs, stop: () => script.stop() };
+  } catch (err) {
+    // The other targets of the case keep running; this one must not linger beside them.
+    await script.stop();
+    throw err;
+  }
 }
 
 /** The arguments with which upstream.ts and reference-proxy.ts serve HTTPS. */
