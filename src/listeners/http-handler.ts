@@ -59,8 +59,8 @@ interface Exchange {
    * Read when the request arrives, since a socket destroyed before the log line has no addresses
    * left; only when an access log is written, which nothing else reads them for.
    */
-  readonly downstreamLocalAddress?: string;
-  readonly downstreamRemoteAddress?: string;
+  downstreamLocalAddress?: string;
+  downstreamRemoteAddress?: string;
   /** The client's IP: the peer's, or the X-Forwarded-For entry numTrustedProxies points at. */
   readonly clientAddress: string;
   route?: HttpRoute;
@@ -83,17 +83,12 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const { socket } = req;
     const { trustedProxies } = ref.config;
     const clientAddress = trustedProxies === 0 ? (socket.remoteAddress ?? '') : clientAddressOf(socket.remoteAddress, req.headers, trustedProxies);
-    const exchange: Exchange = accessLog.enabled
-      ? {
-          req,
-          startTime: Date.now(),
-          started: performance.now(),
-          downstreamLocalAddress: `${socket.localAddress}:${socket.localPort}`,
-          // Envoy prints an address taken from X-Forwarded-For with port 0.
-          downstreamRemoteAddress: trustedProxies === 0 ? `${clientAddress}:${socket.remotePort}` : `${clientAddress}:0`,
-          clientAddress,
-        }
-      : { req, startTime: Date.now(), started: performance.now(), clientAddress };
+    const exchange: Exchange = { req, startTime: Date.now(), started: performance.now(), clientAddress };
+    if (accessLog.enabled) {
+      exchange.downstreamLocalAddress = `${socket.localAddress}:${socket.localPort}`;
+      // Envoy prints an address taken from X-Forwarded-For with port 0.
+      exchange.downstreamRemoteAddress = trustedProxies === 0 ? `${clientAddress}:${socket.remotePort}` : `${clientAddress}:0`;
+    }
     const view = createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: ref.config.tls === undefined ? 'http' : 'https', port: ref.config.port });
     if (tracing.enabled) exchange.trace = tracing.start(view.method, view.authority, req.url ?? '/', req.headers);
     return { exchange, view };
