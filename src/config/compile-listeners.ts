@@ -80,6 +80,7 @@ export function compileListeners(config: ValidatedConfig, context: RouteCompileC
       protocol: listener.protocol,
       routes: createRouteTable(virtualHosts),
       servers: createServerTable(blocks),
+      redirectsToHttps: tls === undefined && blocks.some((block) => block.httpsRedirect),
       ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
       http2: listener.protocol !== 'HTTP',
       trustedProxies: config.meshConfigs[0]?.spec.defaultConfig.gatewayTopology.numTrustedProxies ?? 0,

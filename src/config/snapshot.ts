@@ -48,6 +48,8 @@ export interface ListenerConfig {
   readonly routes: RouteTable<HttpRoute>;
   /** The Gateway servers on this port, by SNI and Host (httpsRedirect, TLS, 421). */
   readonly servers: ServerTable<ServerBlock>;
+  /** Some server of this plain port has httpsRedirect; on the others a request needs no server lookup. */
+  readonly redirectsToHttps: boolean;
   /** Set when the port terminates TLS (Istio never mixes plain and TLS servers on one port). */
   readonly tls?: ListenerTls;
   /** Plaintext HTTP2/GRPC ports speak h2c (prior knowledge) beside HTTP/1.1; TLS ports offer h2 by ALPN. */

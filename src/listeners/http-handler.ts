@@ -1,6 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { ResponseFlag } from '../errors.js';
@@ -17,6 +16,7 @@ import { upstreamFailures } from '../upstream/error-map.js';
 import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
 import type { IstioMetrics } from '../observability/istio-metrics.js';
 import { responseFlagsLabel } from '../observability/response-flags-label.js';
+import { newRequestId } from '../upstream/request-id.js';
 import type { RequestTrace, Tracing } from '../observability/tracing.js';
 import { tlsConnectionOf } from './tls-connection.js';
 import type { Mirrors } from '../upstream/mirror.js';
@@ -53,7 +53,6 @@ export interface HttpHandler {
 /** What the access log learns along the way besides the outcome. */
 interface Exchange {
   readonly req: IncomingMessage;
-  readonly startTime: number;
   readonly started: number;
   /**
    * Read when the request arrives, since a socket destroyed before the log line has no addresses
@@ -79,11 +78,11 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
 
   const begin = (req: IncomingMessage): { exchange: Exchange; view: RequestView } => {
     // Envoy gives every request an id, local replies included, so logs can name each one.
-    if (!req.headers['x-request-id']) req.headers['x-request-id'] = randomUUID();
+    if (!req.headers['x-request-id']) req.headers['x-request-id'] = newRequestId();
     const { socket } = req;
     const { trustedProxies } = ref.config;
     const clientAddress = trustedProxies === 0 ? (socket.remoteAddress ?? '') : clientAddressOf(socket.remoteAddress, req.headers, trustedProxies);
-    const exchange: Exchange = { req, startTime: Date.now(), started: performance.now(), clientAddress };
+    const exchange: Exchange = { req, started: performance.now(), clientAddress };
     if (accessLog.enabled) {
       exchange.downstreamLocalAddress = `${socket.localAddress}:${socket.localPort}`;
       // Envoy prints an address taken from X-Forwarded-For with port 0.
@@ -112,7 +111,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
   const lease = (managed: ManagedCluster | undefined, req: IncomingMessage, view: RequestView, clientAddress: string): Leased | Promise<Leased> => {
     if (managed === undefined) return noLease;
     const hash = managed.hashKey?.({ headers: req.headers, remoteAddress: clientAddress, query: view.query });
-    const context = hash?.key === undefined ? {} : { hashKey: hash.key };
+    const context = hash?.key === undefined ? noHashKey : { hashKey: hash.key };
     const chosen = managed.cluster.choose(context);
     if (chosen !== undefined) return { lease: chosen, setCookie: hash?.setCookie, context };
     return managed.cluster.ready().then(() => ({ lease: managed.cluster.choose(context), setCookie: hash?.setCookie, context }));
@@ -124,12 +123,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     const authority = destination.authority ?? view.authority;
     const target = action.kind === 'forward' && action.rewrite !== undefined ? action.rewrite(pathAndQuery, authority) : { path: pathAndQuery, authority };
     const forwardedClientCert = tlsConnectionOf(req.socket)?.forwardedClientCert;
-    const headers = buildUpstreamRequestHeaders(req.headers, {
-      remoteAddress: req.socket.remoteAddress,
-      scheme: view.scheme,
-      authority: target.authority,
-      ...(forwardedClientCert === undefined ? {} : { forwardedClientCert }),
-    });
+    const headers = buildUpstreamRequestHeaders(req.headers, { remoteAddress: req.socket.remoteAddress, scheme: view.scheme, authority: target.authority, forwardedClientCert });
     trace?.inject(headers);
     destination.requestHeaders?.(headers);
     return { path: target.path, headers };
@@ -296,7 +290,8 @@ interface Leased {
   readonly context: PickContext;
 }
 
-const noLease: Leased = { lease: undefined, setCookie: undefined, context: {} };
+const noHashKey: PickContext = Object.freeze({});
+const noLease: Leased = { lease: undefined, setCookie: undefined, context: noHashKey };
 
 interface ServerRefusal {
   readonly status: 301 | 421;
@@ -312,6 +307,7 @@ interface ServerRefusal {
  * 421, so an HTTP/2 client that reused the connection opens one for that host (RFC 9110 15.5.20).
  */
 function serverRefusal(config: ListenerConfig, req: IncomingMessage, view: RequestView): ServerRefusal | undefined {
+  if (config.tls === undefined && !config.redirectsToHttps) return undefined;
   const server = config.servers.find(view.host);
   if (server === undefined) return undefined;
   if (config.tls === undefined) {
@@ -373,7 +369,8 @@ function accessLogEntry(exchange: Exchange, outcome: RetryingOutcome, durationMs
     return Array.isArray(value) ? value.join(',') : value;
   };
   return {
-    startTime: exchange.startTime,
+    // The wall clock when the request came, read only for a log line.
+    startTime: Date.now() - durationMs,
     method: req.method ?? '-',
     path: req.url ?? '-',
     protocol: req.httpVersionMajor === 2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`,

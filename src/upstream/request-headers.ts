@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { newRequestId } from './request-id.js';
 
 // Header rules of Envoy at an Istio gateway (use_remote_address: true): hop-by-hop headers
 // stop here in both directions, X-Forwarded-For gains the client address, X-Forwarded-Proto
@@ -57,7 +57,7 @@ export function buildUpstreamRequestHeaders(
     out['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${clientAddress}` : clientAddress;
   }
   out['x-forwarded-proto'] = options.scheme;
-  if (!client['x-request-id']) out['x-request-id'] = randomUUID();
+  if (!client['x-request-id']) out['x-request-id'] = newRequestId();
   return out;
 }
 
