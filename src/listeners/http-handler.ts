@@ -129,95 +129,103 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     return { path: target.path, headers };
   };
 
+  // Never rejects: a request's failure is answered here, with no promise or closures to catch it per request.
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const { exchange, view } = begin(req);
-    const refusal = serverRefusal(ref.config, req, view);
-    if (refusal !== undefined) return finish(exchange, withDetail(sendLocalReply(res, refusal.status, refusal.body, undefined, refusal.headers), refusal.detail));
-    const found = ref.config.routes.route(view);
-    if (found === undefined) return finish(exchange, withDetail(sendLocalReply(res, 404, '', 'NR'), 'route_not_found'));
-    const route = found.route;
-    exchange.route = route;
-
-    // design.md's order: rate limit, then fault. Only a route a policy reaches pays for it.
-    if (route.rateLimit !== undefined) {
-      const limited = await runRateLimit(route.rateLimit, req, res, exchange.clientAddress, rateLimitRun);
-      if (limited !== undefined) return finish(exchange, limited);
-    }
-
-    // Istio puts Envoy's fault filter before CORS and the router: a delay, then maybe the
-    // gateway's own answer, preflights included.
-    if (route.action.kind === 'forward' && route.action.fault !== undefined) {
-      const step = runFault(route.action.fault, req, res);
-      // Only a delay waits: every other request goes on in the same turn.
-      const fault = step instanceof Promise ? await step : step;
-      exchange.faultDelayed = fault.delayed;
-      if (fault.outcome !== undefined) {
-        // Envoy resolves the route's cluster before its fault filter runs: an abort is the destination's.
-        exchange.cluster = route.action.pickDestination().cluster;
-        return finish(exchange, fault.outcome);
-      }
-    }
-
-    const preflight = route.cors?.preflight(req);
-    if (preflight !== undefined) return finish(exchange, withDetail(sendLocalReply(res, preflight.status, '', undefined, preflight.headers), 'cors_response'));
-
-    const action = route.action;
-    if (action.kind === 'redirect') {
-      const { status, location } = action.redirect({ ...view, ...hostPortOf(view.authority) });
-      const headers: OutgoingHttpHeaders = { location };
-      route.responseHeaders?.(headers);
-      return finish(exchange, withDetail(sendLocalReply(res, status, '', undefined, headers), 'direct_response'));
-    }
-    if (action.kind === 'direct') {
-      const headers: OutgoingHttpHeaders = { ...action.headers };
-      route.responseHeaders?.(headers);
-      return finish(exchange, withDetail(sendLocalReply(res, action.status, action.body, undefined, headers), action.detail));
-    }
-
-    const destination = action.pickDestination();
-    exchange.cluster = destination.cluster;
-    const managed = clusters.get(destination.cluster);
-    const leasing = lease(managed, req, view, exchange.clientAddress);
-    const { lease: chosen, setCookie, context } = leasing instanceof Promise ? await leasing : leasing;
-    if (managed === undefined || chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
-    const { path, headers } = upstreamRequest(view, route, destination, req, exchange.trace);
-    exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
-    const corsHeaders = route.cors?.responseHeaders(req.headers.origin);
-    const mirrored =
-      action.mirrors === undefined
-        ? undefined
-        : mirrors.start(action.mirrors, {
-            req,
-            path,
-            headers,
-            ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
-            lease: async (cluster) => (await lease(clusters.get(cluster), req, view, exchange.clientAddress)).lease,
-          });
     try {
-      const outcome = await forwardWithRetries({
-        req,
-        res,
-        cluster: managed.cluster,
-        lease: chosen,
-        pick: context,
-        path,
-        headers,
-        timeoutMs: action.timeoutMs,
-        retry: action.retry,
-        // Most routes edit nothing: no function to make and call for them.
-        editResponseHeaders:
-          destination.responseHeaders === undefined && corsHeaders === undefined && setCookie === undefined
-            ? undefined
-            : (response) => {
-                destination.responseHeaders?.(response);
-                if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
-                if (setCookie !== undefined) appendSetCookie(response, setCookie);
-              },
-        onTry: (endpoint) => (exchange.upstreamHost = endpoint),
-      });
-      finish(exchange, outcome);
-    } finally {
-      mirrored?.();
+      const { exchange, view } = begin(req);
+      const refusal = serverRefusal(ref.config, req, view);
+      if (refusal !== undefined) return finish(exchange, withDetail(sendLocalReply(res, refusal.status, refusal.body, undefined, refusal.headers), refusal.detail));
+      const found = ref.config.routes.route(view);
+      if (found === undefined) return finish(exchange, withDetail(sendLocalReply(res, 404, '', 'NR'), 'route_not_found'));
+      const route = found.route;
+      exchange.route = route;
+
+      // design.md's order: rate limit, then fault. Only a route a policy reaches pays for it.
+      if (route.rateLimit !== undefined) {
+        const limited = await runRateLimit(route.rateLimit, req, res, exchange.clientAddress, rateLimitRun);
+        if (limited !== undefined) return finish(exchange, limited);
+      }
+
+      // Istio puts Envoy's fault filter before CORS and the router: a delay, then maybe the
+      // gateway's own answer, preflights included.
+      if (route.action.kind === 'forward' && route.action.fault !== undefined) {
+        const step = runFault(route.action.fault, req, res);
+        // Only a delay waits: every other request goes on in the same turn.
+        const fault = step instanceof Promise ? await step : step;
+        exchange.faultDelayed = fault.delayed;
+        if (fault.outcome !== undefined) {
+          // Envoy resolves the route's cluster before its fault filter runs: an abort is the destination's.
+          exchange.cluster = route.action.pickDestination().cluster;
+          return finish(exchange, fault.outcome);
+        }
+      }
+
+      const preflight = route.cors?.preflight(req);
+      if (preflight !== undefined) return finish(exchange, withDetail(sendLocalReply(res, preflight.status, '', undefined, preflight.headers), 'cors_response'));
+
+      const action = route.action;
+      if (action.kind === 'redirect') {
+        const { status, location } = action.redirect({ ...view, ...hostPortOf(view.authority) });
+        const headers: OutgoingHttpHeaders = { location };
+        route.responseHeaders?.(headers);
+        return finish(exchange, withDetail(sendLocalReply(res, status, '', undefined, headers), 'direct_response'));
+      }
+      if (action.kind === 'direct') {
+        const headers: OutgoingHttpHeaders = { ...action.headers };
+        route.responseHeaders?.(headers);
+        return finish(exchange, withDetail(sendLocalReply(res, action.status, action.body, undefined, headers), action.detail));
+      }
+
+      const destination = action.pickDestination();
+      exchange.cluster = destination.cluster;
+      const managed = clusters.get(destination.cluster);
+      const leasing = lease(managed, req, view, exchange.clientAddress);
+      const { lease: chosen, setCookie, context } = leasing instanceof Promise ? await leasing : leasing;
+      if (managed === undefined || chosen === undefined) return finish(exchange, localFailure(res, upstreamFailures.noHealthyUpstream));
+      const { path, headers } = upstreamRequest(view, route, destination, req, exchange.trace);
+      exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
+      const corsHeaders = route.cors?.responseHeaders(req.headers.origin);
+      const mirrored =
+        action.mirrors === undefined
+          ? undefined
+          : mirrors.start(action.mirrors, {
+              req,
+              path,
+              headers,
+              ...(action.timeoutMs === undefined ? {} : { timeoutMs: action.timeoutMs }),
+              lease: async (cluster) => (await lease(clusters.get(cluster), req, view, exchange.clientAddress)).lease,
+            });
+      try {
+        const outcome = await forwardWithRetries({
+          req,
+          res,
+          cluster: managed.cluster,
+          lease: chosen,
+          pick: context,
+          path,
+          headers,
+          timeoutMs: action.timeoutMs,
+          retry: action.retry,
+          // Most routes edit nothing: no function to make and call for them.
+          editResponseHeaders:
+            destination.responseHeaders === undefined && corsHeaders === undefined && setCookie === undefined
+              ? undefined
+              : (response) => {
+                  destination.responseHeaders?.(response);
+                  if (corsHeaders !== undefined) Object.assign(response, corsHeaders);
+                  if (setCookie !== undefined) appendSetCookie(response, setCookie);
+                },
+          onTry: (endpoint) => (exchange.upstreamHost = endpoint),
+        });
+        finish(exchange, outcome);
+      } finally {
+        mirrored?.();
+      }
+    } catch (err) {
+      // A bug here must cost one request, never the process or a stack trace in a body.
+      logger.error('request handling failed', { err, kind: 'http' });
+      if (res.headersSent) res.destroy();
+      else sendLocalReply(res, 500, 'internal error');
     }
   };
 
@@ -267,18 +275,18 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     }
   };
 
-  // A bug here must cost one request, never the process or a stack trace in a body.
-  const contain = (kind: 'http' | 'upgrade', fail: () => void) => (err: unknown) => {
-    logger.error('request handling failed', { err, kind });
-    fail();
+  // A bug here must cost one connection, never the process.
+  const containUpgrade = (socket: Duplex) => (err: unknown) => {
+    logger.error('request handling failed', { err, kind: 'upgrade' });
+    socket.destroy();
   };
 
   return {
     onRequest(req, res) {
-      handle(req, res).catch(contain('http', () => (res.headersSent ? res.destroy() : sendLocalReply(res, 500, 'internal error'))));
+      void handle(req, res);
     },
     onUpgrade(req, socket, head) {
-      handleUpgrade(req, socket, head).catch(contain('upgrade', () => socket.destroy()));
+      handleUpgrade(req, socket, head).catch(containUpgrade(socket));
     },
   };
 }
