@@ -6,6 +6,7 @@ import type { WorkloadEntrySpec } from './kinds/workload-entry.js';
 import type { Resource } from './validate.js';
 import type { ClusterConfig } from '../upstream/cluster.js';
 import type { Endpoint } from '../upstream/endpoint.js';
+import type { Interner } from './interner.js';
 
 // Turns a route destination (host, port, subset) into Envoy's unit of upstream config, the
 // cluster `outbound|PORT|SUBSET|HOST`, with its endpoints and merged traffic policy.
@@ -37,7 +38,8 @@ function clusterName(port: number, subset: string | undefined, host: string): st
   return `outbound|${port}|${subset ?? ''}|${host}`;
 }
 
-export function resolveCluster(ref: DestinationRef, namespace: string, registry: ServiceRegistry): ClusterResolution {
+/** `shared` shares a ServiceEntry's static endpoints between the clusters of its hosts. */
+export function resolveCluster(ref: DestinationRef, namespace: string, registry: ServiceRegistry, shared: Interner): ClusterResolution {
   const entry = registry.serviceEntryFor(ref.host);
   const { servicePort, problem } = choosePort(ref, entry?.spec);
   const rule = registry.destinationRuleFor(ref.host, namespace);
@@ -49,7 +51,7 @@ export function resolveCluster(ref: DestinationRef, namespace: string, registry:
     host: ref.host,
     port: servicePort.number,
     ...(ref.subset === undefined ? {} : { subset: ref.subset }),
-    endpoints: endpointsOf(ref.host, entry, servicePort, subsetLabels ?? {}, registry),
+    endpoints: endpointsOf(ref.host, entry, servicePort, subsetLabels ?? {}, registry, shared),
     ...(trafficPolicy?.loadBalancer === undefined ? {} : { loadBalancer: trafficPolicy.loadBalancer }),
     ...(http2Protocols.has(servicePort.protocol?.toUpperCase() ?? '') ? { protocol: 'HTTP2' as const } : {}),
     ...(trafficPolicy === undefined ? {} : { trafficPolicy }),
@@ -86,6 +88,7 @@ function endpointsOf(
   servicePort: ServicePort,
   subsetLabels: Readonly<Record<string, string>>,
   registry: ServiceRegistry,
+  shared: Interner,
 ): ClusterConfig['endpoints'] {
   if (entry === undefined) {
     // No ServiceEntry: a Kubernetes Service or any DNS name, resolved on the service port.
@@ -101,16 +104,21 @@ function endpointsOf(
 
   const resolution = spec.resolution ?? 'NONE';
   if (resolution === 'STATIC') {
-    const endpoints: Endpoint[] = selected
-      .filter((w) => w.address !== undefined)
-      .map((w) => ({
-        address: w.address!,
-        port: portOf(w),
-        labels: Object.freeze({ ...w.labels }),
-        weight: endpointWeight(w),
-        ...(w.locality === undefined ? {} : { locality: w.locality }),
-      }));
-    return { kind: 'static', endpoints };
+    // Every host of the entry has the same endpoints, and the runtime keys its per-endpoint
+    // strings by endpoint object: one list for all of them.
+    const key = `static-endpoints ${entry.metadata.namespace}/${entry.metadata.name} ${servicePort.number} ${JSON.stringify(subsetLabels)}`;
+    return shared.intern(key, () => {
+      const endpoints: Endpoint[] = selected
+        .filter((w) => w.address !== undefined)
+        .map((w) => ({
+          address: w.address!,
+          port: portOf(w),
+          labels: Object.freeze({ ...w.labels }),
+          weight: endpointWeight(w),
+          ...(w.locality === undefined ? {} : { locality: w.locality }),
+        }));
+      return Object.freeze({ kind: 'static', endpoints: Object.freeze(endpoints) });
+    });
   }
   // DNS, DNS_ROUND_ROBIN, and NONE (which at an edge gateway can only mean "the host's own
   // address"): endpoints name hosts to resolve, or the service host itself when there are none.

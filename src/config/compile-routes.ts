@@ -100,6 +100,7 @@ function compileAction(
       { host, ...(destination.subset === undefined ? {} : { subset: destination.subset }), ...(destination.port?.number === undefined ? {} : { port: destination.port.number }) },
       vs.metadata.namespace,
       context.registry,
+      context.shared,
     );
     if (resolution.problem !== undefined) {
       reportPortProblem(vs, [...path, ...fieldPath], host, resolution.problem, context.issues);

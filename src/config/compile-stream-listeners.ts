@@ -218,6 +218,7 @@ function compileStreamRoute(vs: Resource<VirtualServiceSpec>, path: FieldPath, d
       { host, ...(destination.subset === undefined ? {} : { subset: destination.subset }), ...(destination.port?.number === undefined ? {} : { port: destination.port.number }) },
       vs.metadata.namespace,
       context.registry,
+      context.shared,
     );
     if (resolution.problem !== undefined) reportPortProblem(vs, [...path, i, 'destination'], host, resolution.problem, context.issues);
     context.clusters.set(resolution.config.name, resolution.config);

@@ -135,9 +135,8 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       const { exchange, view } = begin(req);
       const refusal = serverRefusal(ref.config, req, view);
       if (refusal !== undefined) return finish(exchange, withDetail(sendLocalReply(res, refusal.status, refusal.body, undefined, refusal.headers), refusal.detail));
-      const found = ref.config.routes.route(view);
-      if (found === undefined) return finish(exchange, withDetail(sendLocalReply(res, 404, '', 'NR'), 'route_not_found'));
-      const route = found.route;
+      const route = ref.config.routes.route(view);
+      if (route === undefined) return finish(exchange, withDetail(sendLocalReply(res, 404, '', 'NR'), 'route_not_found'));
       exchange.route = route;
 
       // design.md's order: rate limit, then fault. Only a route a policy reaches pays for it.
@@ -234,16 +233,16 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
     // The same server rules as a request: no WebSocket reaches a server its connection was not made for.
     const refusal = serverRefusal(ref.config, req, view);
     if (refusal !== undefined) return finish(exchange, refuseUpgrade(socket, refusal.status, undefined, refusal.headers));
-    const found = ref.config.routes.route(view);
-    const action = found?.route.action;
-    if (found === undefined || action?.kind !== 'forward') {
+    const route = ref.config.routes.route(view);
+    const action = route?.action;
+    if (route === undefined || action?.kind !== 'forward') {
       // An upgrade to a route the gateway answers itself (or to no route) is refused plainly.
-      return finish(exchange, refuseUpgrade(socket, found === undefined ? 404 : 400, found === undefined ? 'NR' : undefined));
+      return finish(exchange, refuseUpgrade(socket, route === undefined ? 404 : 400, route === undefined ? 'NR' : undefined));
     }
-    exchange.route = found.route;
+    exchange.route = route;
     // A WebSocket counts against the route's limits like any request, once, when it opens.
-    if (found.route.rateLimit !== undefined) {
-      const rejection = await checkRateLimit(found.route.rateLimit, req, exchange.clientAddress, rateLimitRun);
+    if (route.rateLimit !== undefined) {
+      const rejection = await checkRateLimit(route.rateLimit, req, exchange.clientAddress, rateLimitRun);
       if (rejection !== undefined) return finish(exchange, { ...refuseUpgrade(socket, rejection.status, rejection.flag, rejection.headers), detail: rejection.detail });
     }
     const destination = action.pickDestination();
@@ -257,7 +256,7 @@ export function createHttpHandler(ref: ListenerRef, deps: HttpHandlerDeps): Http
       chosen.release();
       return finish(exchange, refuseUpgrade(socket, 503, 'UO'));
     }
-    const { path, headers } = upstreamRequest(view, found.route, destination, req, exchange.trace);
+    const { path, headers } = upstreamRequest(view, route, destination, req, exchange.trace);
     exchange.forwardedFor = headers['x-forwarded-for'] as string | undefined;
     try {
       const outcome = await proxyWebSocket({

@@ -54,6 +54,9 @@ export async function createHttpListener(options: HttpListenerOptions): Promise<
     // A malformed URL is still a request: the router answers it (404 NR), not fastify.
     frameworkErrors: (_error, request, reply) => handOver(request, reply),
     clientErrorHandler: (err, socket) => answerClientError(err, socket, logger),
+    // Nothing here has a schema, so these never compile one; fastify's defaults would load ajv
+    // and fast-json-stringify all the same (about 1 MiB of V8 heap in every worker).
+    schemaController: { compilersFactory: { buildValidator: noSchemaCompiler, buildSerializer: noSchemaCompiler } },
   });
 
   // The hand-over happens in onRequest, before fastify looks at the body at all: it would
@@ -112,6 +115,12 @@ export async function createHttpListener(options: HttpListenerOptions): Promise<
 const idleReapIntervalMs = 20;
 
 function noHandler(): void {}
+
+function noSchemaCompiler(): () => never {
+  return () => {
+    throw new Error('meshgate registers no route with a schema');
+  };
+}
 
 /**
  * Node's parser refused the request (bad request line, header too large, timeout): answer as

@@ -1,4 +1,4 @@
-import { HistogramSeries } from './histogram-series.js';
+import { HistogramSet } from './histogram-set.js';
 import type { MetricJson, MetricLabels, MetricValueJson } from './metric-json.js';
 
 // Istio's standard metrics as an Istio gateway reports them (reporter="source"), with every label
@@ -65,6 +65,9 @@ export const istioTcpLabelNames = istioHttpLabelNames.filter((name) => name !== 
 
 const unknown = 'unknown';
 
+/** Which of an HTTP series' histograms is which. */
+const histogram = { duration: 0, requestBytes: 1, responseBytes: 2 } as const;
+
 // A series keeps what its labels are made of; the 25-label object itself is built when someone
 // scrapes, not held for each of the thousands of series a worker in front of many services has.
 interface HttpSeries {
@@ -72,9 +75,8 @@ interface HttpSeries {
   readonly status: number;
   readonly flags: string;
   requests: number;
-  readonly duration: HistogramSeries;
-  readonly requestBytes: HistogramSeries;
-  readonly responseBytes: HistogramSeries;
+  /** Istio's three histograms, numbered by `histogram`. */
+  readonly histograms: HistogramSet;
 }
 
 export interface TcpSeries {
@@ -164,9 +166,7 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
     status,
     flags,
     requests: 0,
-    duration: new HistogramSeries(istioBuckets),
-    requestBytes: new HistogramSeries(istioBuckets),
-    responseBytes: new HistogramSeries(istioBuckets),
+    histograms: new HistogramSet(istioBuckets, 3),
   });
 
   const tcpSeriesOf = (cluster: string | undefined, flags: string): TcpSeries => {
@@ -197,9 +197,9 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
         else (destination.other ??= new Map()).set(key as string, series);
       }
       series.requests++;
-      series.duration.observe(durationMs);
-      series.requestBytes.observe(requestBytes);
-      series.responseBytes.observe(responseBytes);
+      series.histograms.observe(histogram.duration, durationMs);
+      series.histograms.observe(histogram.requestBytes, requestBytes);
+      series.histograms.observe(histogram.responseBytes, responseBytes);
     },
     tcpOpened(cluster, socket) {
       const series = tcpSeriesOf(cluster, '-');
@@ -227,9 +227,9 @@ export function createIstioMetrics(source: SourceWorkload, describe: DescribeClu
         for (const series of [...destination.plain.values(), ...(destination.other?.values() ?? [])]) {
           const labels = httpSeriesLabels(destinationPart, series);
           requests.push({ value: series.requests, labels });
-          series.duration.toJson('istio_request_duration_milliseconds', labels, duration);
-          series.requestBytes.toJson('istio_request_bytes', labels, requestBytes);
-          series.responseBytes.toJson('istio_response_bytes', labels, responseBytes);
+          series.histograms.toJson(histogram.duration, 'istio_request_duration_milliseconds', labels, duration);
+          series.histograms.toJson(histogram.requestBytes, 'istio_request_bytes', labels, requestBytes);
+          series.histograms.toJson(histogram.responseBytes, 'istio_response_bytes', labels, responseBytes);
         }
         for (const series of destination.tcp?.values() ?? []) {
           tcp.opened.push({ value: series.opened, labels: series.labels });

@@ -6,7 +6,7 @@
 
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
-import { type Endpoint, endpointKey, endpointOrigin } from './endpoint.js';
+import { type Endpoint, endpointKey, endpointNames } from './endpoint.js';
 import { createDnsEndpoints, createStaticEndpoints, type DnsTarget, type EndpointSet, type LookupAll } from './endpoint-set.js';
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerSettings, type PickContext } from './lb/index.js';
 import { type ConnectionPoolSettings, type PoolOptions, poolOptionsFor } from './pool-options.js';
@@ -42,7 +42,7 @@ export interface ClusterConfig {
 /** One request's use of an endpoint; release() once the exchange is over (it counts only once). */
 export interface UpstreamLease {
   readonly endpoint: Endpoint;
-  /** endpointKey(endpoint), computed once per endpoint set. */
+  /** endpointKey(endpoint), computed once per endpoint object. */
   readonly key: string;
   readonly origin: string;
   readonly pool: Dispatcher;
@@ -93,11 +93,6 @@ export interface ClusterDeps {
   readonly lookup?: LookupAll;
 }
 
-interface Balancing {
-  readonly balancer: LoadBalancer;
-  readonly routes: ReadonlyMap<Endpoint, { readonly key: string; readonly origin: string }>;
-}
-
 const noneOut: ReadonlySet<string> = new Set();
 
 export function createCluster(config: ClusterConfig, deps: ClusterDeps): Cluster {
@@ -124,7 +119,7 @@ class RuntimeCluster implements Cluster {
   private readonly outliers: OutlierDetector | undefined;
   private readonly health: HealthChecker | undefined;
   /** Built at the first pick and after each endpoint change: most clusters of a large config may never see a request. */
-  private balancing: Balancing | undefined;
+  private balancer: LoadBalancer | undefined;
 
   constructor(
     private readonly config: ClusterConfig,
@@ -155,7 +150,7 @@ class RuntimeCluster implements Cluster {
             cluster: config.name,
           });
     this.endpointSet.onChange(() => {
-      this.balancing = undefined;
+      this.balancer = undefined;
       this.recomputeOut();
       logger.info('cluster endpoints changed', { cluster: config.name, endpoints: this.endpointSet.current().map(endpointKey) });
     });
@@ -205,15 +200,14 @@ class RuntimeCluster implements Cluster {
   }
 
   choose(context: PickContext): UpstreamLease | undefined {
-    const { balancer, routes } = (this.balancing ??= this.balance());
+    const balancer = (this.balancer ??= this.balance());
     const out = this.out;
     const endpoint = balancer.pick(out === noneOut ? context : { ...context, exclude: union(out, context.exclude) });
-    // The balancer and its routes are built from one endpoint list, so a pick always has a route.
-    const route = endpoint === undefined ? undefined : routes.get(endpoint);
-    if (endpoint === undefined || route === undefined) return undefined;
-    this.active.set(route.key, this.activeRequests(route.key) + 1);
+    if (endpoint === undefined) return undefined;
+    const { key, origin } = endpointNames(endpoint);
+    this.active.set(key, this.activeRequests(key) + 1);
     this.clusterActive++;
-    return new EndpointLease(this, endpoint, route.key, route.origin);
+    return new EndpointLease(this, endpoint, key, origin);
   }
 
   pool(origin: string): Dispatcher {
@@ -232,12 +226,8 @@ class RuntimeCluster implements Cluster {
     return this.active.get(key) ?? 0;
   }
 
-  private balance(): Balancing {
-    const endpoints = this.endpointSet.current();
-    return {
-      balancer: createLoadBalancer(this.config.loadBalancer, endpoints, { activeRequests: (key) => this.activeRequests(key) }),
-      routes: new Map(endpoints.map((endpoint) => [endpoint, { key: endpointKey(endpoint), origin: endpointOrigin(endpoint) }])),
-    };
+  private balance(): LoadBalancer {
+    return createLoadBalancer(this.config.loadBalancer, this.endpointSet.current(), { activeRequests: (key) => this.activeRequests(key) });
   }
 
   private recomputeOut(): void {

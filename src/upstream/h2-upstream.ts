@@ -1,6 +1,6 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { pipeline, type Readable } from 'node:stream';
-import { Dispatcher } from 'undici';
+import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
 import { MeshgateError } from '../errors.js';
 
 // An HTTP/2 upstream (a service port whose protocol is HTTP2 or GRPC): one node:http2 session

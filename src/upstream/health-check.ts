@@ -3,7 +3,8 @@
 // in a row take it out of load balancing, `healthyThreshold` good ones bring it back. Endpoints
 // start healthy. Each worker process checks on its own.
 
-import { Agent, request } from 'undici';
+import Agent from 'undici/lib/dispatcher/agent.js';
+import request from 'undici/lib/api/api-request.js';
 import type { Logger } from '../log.js';
 import { type Endpoint, endpointKey, endpointOrigin } from './endpoint.js';
 
@@ -53,8 +54,11 @@ export function createHealthChecker(settings: HealthCheckSettings, deps: HealthC
 
   const check = async (endpoint: Endpoint): Promise<boolean> => {
     try {
-      const response = await request(`${endpointOrigin(endpoint)}${settings.path}`, {
-        dispatcher: agent,
+      const url = new URL(`${endpointOrigin(endpoint)}${settings.path}`);
+      const response = await request.call(agent, {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: 'GET',
         headers: { host: settings.host, 'user-agent': 'Envoy/HC' },
         headersTimeout: settings.timeoutMs,
         bodyTimeout: settings.timeoutMs,

@@ -4,7 +4,8 @@
 // swap with the pools the new clusters use; the others close gracefully (requests in flight
 // finish first).
 
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import Pool from 'undici/lib/dispatcher/pool.js';
 import { Http2Upstream } from './h2-upstream.js';
 import type { PoolOptions } from './pool-options.js';
 

@@ -23,7 +23,7 @@ const to = (host: string) => `{host: ${host}.internal}`;
 
 function forwardAt(snapshot: Snapshot, path: string): Extract<RouteAction, { kind: 'forward' }> {
   const view = createRequestView({ method: 'GET', url: path, headers: { host: 'x' }, scheme: 'http', port: 80 });
-  const action = snapshot.listeners[0]?.routes.route(view)?.route.action;
+  const action = snapshot.listeners[0]?.routes.route(view)?.action;
   if (action?.kind !== 'forward') throw new Error(`no forward route for ${path}`);
   return action;
 }

@@ -31,7 +31,7 @@ const vs = (http: string) => virtualServiceYaml('web', http);
 
 function actionAt(snapshot: Snapshot, path: string): Extract<RouteAction, { kind: 'forward' }> {
   const l = snapshot.listeners.find((listener) => listener.port === 80)!;
-  const action = l.routes.route(createRequestView({ method: 'GET', url: path, headers: { host: 'x' }, scheme: 'http', port: 80 }))?.route.action;
+  const action = l.routes.route(createRequestView({ method: 'GET', url: path, headers: { host: 'x' }, scheme: 'http', port: 80 }))?.action;
   if (action?.kind !== 'forward') throw new Error(`no forward route at ${path}`);
   return action;
 }

@@ -89,6 +89,14 @@ test('routes that differ in their match, retries, header edits or destination do
   t.true(silver!.match(request('/x/1', 'silver')));
 });
 
+test("the clusters of a STATIC ServiceEntry's hosts share its endpoint list and endpoint objects", async (t) => {
+  const snapshot = await snapshotOf(t, yaml);
+  const web = snapshot.clusters.get('outbound|80||web.internal')!;
+  const api = snapshot.clusters.get('outbound|80||api.internal')!;
+  t.is(web.endpoints, api.endpoints);
+  t.like(web.endpoints, { kind: 'static', endpoints: [{ address: '10.0.0.1', port: 80 }] });
+});
+
 test('the same match block seen through different gateways is compiled for each', async (t) => {
   const twoGateways = `${gatewayYaml(80)}---
 ${gatewayWithServersYaml('    - port: { number: 81, name: http, protocol: HTTP }\n      hosts: ["*"]\n', 'other')}---

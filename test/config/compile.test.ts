@@ -26,7 +26,7 @@ function forward(action: RouteAction | undefined): Extract<RouteAction, { kind: 
 /** The cluster a request is sent to on a listener, or undefined for Envoy's 404 NR. */
 function clusterFor(l: ListenerConfig, req: RequestView): string | undefined {
   const matched = l.routes.route(req);
-  return matched === undefined ? undefined : forward(matched.route.action).pickDestination().cluster;
+  return matched === undefined ? undefined : forward(matched.action).pickDestination().cluster;
 }
 
 function routeNames(routes: readonly HttpRoute[] | undefined): string[] {
@@ -102,7 +102,7 @@ spec:
   // The match block names only istio-system/public: through `edge` /admin falls to the next route.
   t.is(clusterFor(edge, view('shop.example.com', '/admin/users')), 'outbound|80||web.internal');
   t.is(clusterFor(publicListener, view('shop.example.com', '/admin/users', 8080)), 'outbound|80||admin.internal');
-  t.is(publicListener.routes.route(view('shop.example.com', '/admin', 8080))?.route.name, 'admin.public-only');
+  t.is(publicListener.routes.route(view('shop.example.com', '/admin', 8080))?.name, 'admin.public-only');
   t.is(clusterFor(publicListener, view('shop.example.com', '/', 8080)), 'outbound|80||web.internal');
   t.is(edge.routes.findVirtualHost('other.example.com'), undefined);
 });
@@ -239,7 +239,7 @@ spec:
     - {destination: {host: canary.internal, port: {number: 80}}, weight: 25}
     - {destination: {host: dark.internal, port: {number: 80}}, weight: 0}
 `);
-  const action = forward(listener(snapshot, '0.0.0.0_80').routes.route(view('x', '/'))?.route.action);
+  const action = forward(listener(snapshot, '0.0.0.0_80').routes.route(view('x', '/'))?.action);
   const counts = new Map<string, number>();
   const draws = 20_000;
   for (let i = 0; i < draws; i++) {
@@ -293,7 +293,7 @@ spec:
 `);
   const l = listener(snapshot, '0.0.0.0_80');
   const rewrite = (path: string) => {
-    const action = forward(l.routes.route(view('x.com', path))?.route.action);
+    const action = forward(l.routes.route(view('x.com', path))?.action);
     return action.rewrite?.(path, 'x.com');
   };
   t.deepEqual(rewrite('/api/v1/users?id=1'), { path: '/v2/users?id=1', authority: 'api.internal' });
@@ -322,7 +322,7 @@ spec:
   - route: [{destination: {host: a.internal, port: {number: 80}}}]
 `);
   const l = listener(snapshot, '0.0.0.0_80');
-  const destination = (path: string) => forward(l.routes.route(view('x.com', path))?.route.action).pickDestination();
+  const destination = (path: string) => forward(l.routes.route(view('x.com', path))?.action).pickDestination();
   t.is(destination('/both').authority, 'route.example');
   t.is(typeof destination('/both').requestHeaders, 'function');
   t.is(destination('/dest').authority, 'destination.example');
@@ -361,7 +361,7 @@ spec:
   t.is(clusterFor(l, view('x', '/')), 'outbound|80||a.internal');
   t.is(l.routes.findVirtualHost('x')?.routes.length, 1);
   // timeout is acted on, so it is no warning: it is the route's.
-  t.is(forward(l.routes.route(view('x', '/'))?.route.action).timeoutMs, 5000);
+  t.is(forward(l.routes.route(view('x', '/'))?.action).timeoutMs, 5000);
 });
 
 test('a VirtualService bound to two gateways reports each of its issues once', async (t) => {
@@ -413,8 +413,8 @@ spec:
 `);
   const l = listener(snapshot, '0.0.0.0_80');
   t.deepEqual(routeNames(l.routes.findVirtualHost('x')?.routes), ['default/names:web.home', 'default/names:web', 'default/names:health', 'default/names:']);
-  t.is(l.routes.route(view('x', '/healthz'))?.route.action.kind, 'direct');
-  t.is(l.routes.route(view('x', '/elsewhere'))?.route.action.kind, 'redirect');
+  t.is(l.routes.route(view('x', '/healthz'))?.action.kind, 'direct');
+  t.is(l.routes.route(view('x', '/elsewhere'))?.action.kind, 'redirect');
 });
 
 test('a VirtualService without http routes makes no virtual host: a wildcard one still serves its host', async (t) => {

@@ -15,16 +15,23 @@ import { sharedRedisUrl } from '../helpers/redis-server.js';
 
 const recorder = new URL('../helpers/record-modules.mjs', import.meta.url).href;
 
-/** The node_modules packages the primary and the worker imported (the worker is the process that ran worker-main). */
-async function importedPackages(dir: string): Promise<{ primary: Set<string>; worker: Set<string> }> {
-  const byRole: { primary: Set<string>[]; worker: Set<string>[] } = { primary: [], worker: [] };
+interface Imported {
+  /** The node_modules packages, by name. */
+  readonly packages: Set<string>;
+  /** Every module file, as its URL. */
+  readonly urls: readonly string[];
+}
+
+/** What the primary and the worker imported (the worker is the process that ran worker-main). */
+async function importedPackages(dir: string): Promise<{ primary: Set<string>; worker: Set<string>; workerUrls: readonly string[] }> {
+  const byRole: { primary: Imported[]; worker: Imported[] } = { primary: [], worker: [] };
   for (const name of await readdir(dir)) {
     const urls = (await readFile(join(dir, name), 'utf8')).split('\n');
     const packages = new Set(urls.flatMap((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? []));
-    byRole[urls.some((url) => url.endsWith('/dist/process/worker-main.js')) ? 'worker' : 'primary'].push(packages);
+    byRole[urls.some((url) => url.endsWith('/dist/process/worker-main.js')) ? 'worker' : 'primary'].push({ packages, urls });
   }
   if (byRole.primary.length !== 1 || byRole.worker.length !== 1) throw new Error(`expected one primary and one worker record in ${dir}`);
-  return { primary: byRole.primary[0]!, worker: byRole.worker[0]! };
+  return { primary: byRole.primary[0]!.packages, worker: byRole.worker[0]!.packages, workerUrls: byRole.worker[0]!.urls };
 }
 
 /** Runs the gateway on `policy` (a RateLimitPolicy on route `api`, and a MeshConfig), serves one request through it, and reads what its processes imported. */
@@ -44,7 +51,7 @@ async function runGateway(t: { teardown(fn: () => unknown): void }, name: string
   return { status: response.status, packages: await importedPackages(records) };
 }
 
-test('a worker serving a Local rate limit loads neither zod nor ioredis; the primary, which validates, loads zod', async (t) => {
+test('a worker serving a Local rate limit loads neither zod nor ioredis, nor the indexes of undici and rate-limiter-flexible; the primary, which validates, loads zod', async (t) => {
   const policy = rateLimitPolicyYaml('local', 'api', '    - limit: { requests: 5, unit: Minute }') + meshConfigYaml('');
   const { status, packages } = await runGateway(t, 'lean-local', policy, 'gateway ready');
   t.is(status, 200);
@@ -53,6 +60,10 @@ test('a worker serving a Local rate limit loads neither zod nor ioredis; the pri
   t.false(packages.worker.has('zod'), 'the worker imported zod');
   t.false(packages.worker.has('ioredis'), 'the worker imported ioredis without a Global policy');
   t.true(packages.primary.has('zod'));
+  // undici's and rate-limiter-flexible's indexes load fetch, WebSocket and every store: the worker imports the parts it uses.
+  t.true(packages.workerUrls.some((url) => url.endsWith('/node_modules/undici/lib/dispatcher/pool.js')));
+  t.false(packages.workerUrls.some((url) => url.endsWith('/node_modules/undici/index.js')), "the worker imported undici's index");
+  t.false(packages.workerUrls.some((url) => url.endsWith('/node_modules/rate-limiter-flexible/index.js')), "the worker imported rate-limiter-flexible's index");
 });
 
 test('a worker with a Global rate limit loads ioredis once the policy is configured', async (t) => {

@@ -1,4 +1,5 @@
 import test from 'ava';
+import request from 'undici/lib/api/api-request.js';
 import { createLogger } from '../../src/log.js';
 import type { ClusterConfig } from '../../src/upstream/cluster.js';
 import { createClusterManager, type ClusterManager } from '../../src/upstream/cluster-manager.js';
@@ -23,7 +24,7 @@ function clusterConfig(server: CountingServer, connectionPool: ConnectionPoolSet
 
 async function send(clusters: ClusterManager, path: string) {
   const lease = clusters.get(name)!.cluster.choose({})!;
-  const { body } = await lease.pool.request({ method: 'GET', path });
+  const { body } = await request.call(lease.pool, { method: 'GET', path });
   const text = await body.text();
   lease.release();
   // Let undici mark the connection idle before the next request.

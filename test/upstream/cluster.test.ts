@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
+import request from 'undici/lib/api/api-request.js';
 import { createLogger } from '../../src/log.js';
 import { type Cluster, createCluster, type ClusterConfig } from '../../src/upstream/cluster.js';
 import type { Endpoint } from '../../src/upstream/endpoint.js';
@@ -86,7 +87,7 @@ test('a lease carries the shared pool of its endpoint origin, and the pool reach
   const lease = cluster.choose({})!;
   t.is(lease.origin, `http://127.0.0.1:${port}`);
   t.is(lease.pool, pools.get(lease.origin, cluster.poolOptions));
-  const { body } = await lease.pool.request({ method: 'GET', path: '/x' });
+  const { body } = await request.call(lease.pool, { method: 'GET', path: '/x' });
   t.is(await body.text(), 'hello /x');
   lease.release();
   // Another cluster naming the same endpoint shares the pool.
@@ -109,7 +110,7 @@ test('clusters with equal connectionPool settings share an endpoint pool and its
   const capped = clusterWith('outbound|8080|capped|api.internal', 1);
   const send = async (cluster: Cluster, path: string) => {
     const lease = cluster.choose({})!;
-    const { body } = await lease.pool.request({ method: 'GET', path });
+    const { body } = await request.call(lease.pool, { method: 'GET', path });
     const text = await body.text();
     lease.release();
     // Let undici mark the connection idle before the next request.

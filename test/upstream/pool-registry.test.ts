@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Dispatcher, Pool } from 'undici';
+import request from 'undici/lib/api/api-request.js';
 import { eventually } from '../helpers/eventually.js';
 import { startCountingServer } from '../helpers/counting-server.js';
 import { poolOptionsFor } from '../../src/upstream/pool-options.js';
@@ -24,7 +25,7 @@ function isClosed(pool: Dispatcher): boolean {
 }
 
 async function get(pool: Dispatcher, path: string): Promise<string> {
-  const { statusCode, body } = await pool.request({ method: 'GET', path });
+  const { statusCode, body } = await request.call(pool, { method: 'GET', path });
   const text = await body.text();
   if (statusCode !== 200) throw new Error(`${path}: status ${statusCode}`);
   // undici frees the connection just after the body ends; the next request then finds it idle.
@@ -121,7 +122,7 @@ test('retain() closes only the pools not in use; a request in flight on a closin
   const otherOptionsPool = pools.get(kept.origin, limited);
   await get(keptPool, '/warm');
 
-  const inFlight = slowPool.request({ method: 'GET', path: '/slow' });
+  const inFlight = request.call(slowPool, { method: 'GET', path: '/slow' });
   // Let the request reach the server before the pool is dropped.
   await new Promise((resolve) => setTimeout(resolve, 50));
   const retained = pools.retain([{ origin: kept.origin, options: poolOptionsFor({}) }]);

@@ -1,4 +1,6 @@
-import { BurstyRateLimiter, RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import BurstyRateLimiter from 'rate-limiter-flexible/lib/BurstyRateLimiter.js';
+import RateLimiterMemory from 'rate-limiter-flexible/lib/RateLimiterMemory.js';
 
 // One rule's limit as plain data, so it can cross to the primary (shared Local limits) and name
 // its buckets in Redis (Global limits), and the in-memory limiter built from it.

@@ -1,5 +1,8 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimiterRes } from 'rate-limiter-flexible';
+import BurstyRateLimiter from 'rate-limiter-flexible/lib/BurstyRateLimiter.js';
+import RateLimiterMemory from 'rate-limiter-flexible/lib/RateLimiterMemory.js';
+import RateLimiterRedis from 'rate-limiter-flexible/lib/RateLimiterRedis.js';
 import type { Logger } from '../../log.js';
 import type { RateLimitSettings } from '../../config/kinds/mesh-config.js';
 import type { RateLimitSecrets } from '../../config/rate-limit-secrets.js';

@@ -2,7 +2,7 @@
 // the way istiod maps it to Envoy's lb_policy. Built once per endpoint set (a DNS change
 // rebuilds it), never per request.
 
-import { type Endpoint, endpointKey } from '../endpoint.js';
+import { type Endpoint, endpointNames } from '../endpoint.js';
 import { createLeastRequest } from './least-request.js';
 import { createRandom } from './random.js';
 import { createRingHash, DEFAULT_MINIMUM_RING_SIZE } from './ring-hash.js';
@@ -55,7 +55,7 @@ export function createLoadBalancer(
   options: LoadBalancerOptions = {},
 ): LoadBalancer {
   if (endpoints.length === 0) return noEndpoint;
-  const keys = endpoints.map(endpointKey);
+  const keys = endpoints.map((endpoint) => endpointNames(endpoint).key);
   const consistentHash = settings?.consistentHash;
   if (consistentHash !== undefined) {
     // Maglev is served by the ring: both give consistent hashing with ~1/n of keys moving when an

@@ -48,7 +48,7 @@ async function serve(snapshot: Snapshot): Promise<{ server: Server; url: string 
   const listener = snapshot.listeners[0]!;
   const server = createServer((req, res) => {
     const found = listener.routes.route(createRequestView({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, scheme: 'http', port: 8080 }));
-    const filter = found?.route.rateLimit;
+    const filter = found?.rateLimit;
     // The test client says which address it stands for: the filter gets the client address as a string.
     const client = String(req.headers['x-test-client'] ?? '127.0.0.1');
     void (filter === undefined ? Promise.resolve(undefined) : runRateLimit(filter, req, res, client, { backends, logger: createLogger({ level: 'error' }) })).then((reply) => {
@@ -106,7 +106,7 @@ test('a reload that keeps a rule keeps its buckets; one that changes the limit s
     const snapshot = await snapshotOf(t, singleRouteConfig({ port: 8080, upstreamPort: 9000 }) + policy('p', '{ kind: VirtualService, name: app }', `    - limit: { requests: ${requests}, unit: Hour }`));
     backends.configure(snapshot.rateLimitBackend);
     const found = snapshot.listeners[0]!.routes.route(createRequestView({ method: 'GET', url: '/', headers: { host: 'a' }, scheme: 'http', port: 8080 }));
-    return found!.route.rateLimit!.rules[0]!;
+    return found!.rateLimit!.rules[0]!;
   };
   const first = await ruleOf(2);
   t.is((await backends.consume(first.limit, first.global, '-')).decision, 'allowed');
