@@ -12,11 +12,11 @@ import { forwardWithRetries, type RetryingOutcome } from '../upstream/retrying-f
 import { proxyWebSocket } from '../upstream/websocket-proxy.js';
 import { sendLocalReply, type ForwardOutcome } from '../upstream/local-reply.js';
 import { buildUpstreamRequestHeaders } from '../upstream/request-headers.js';
+import { newRequestId } from '../upstream/request-id.js';
 import { upstreamFailures } from '../upstream/error-map.js';
 import type { AccessLog, AccessLogEntry } from '../observability/access-log.js';
 import type { IstioMetrics } from '../observability/istio-metrics.js';
 import { responseFlagsLabel } from '../observability/response-flags-label.js';
-import { newRequestId } from '../upstream/request-id.js';
 import type { RequestTrace, Tracing } from '../observability/tracing.js';
 import { tlsConnectionOf } from './tls-connection.js';
 import type { Mirrors } from '../upstream/mirror.js';
