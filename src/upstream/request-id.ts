@@ -3,7 +3,8 @@ import { randomFillSync } from 'node:crypto';
 // Envoy's x-request-id: a random (version 4) UUID for every request that arrives without one.
 // node's randomUUID() joins 20 strings into one, which the header checks then flatten, and
 // refills 2 KiB of entropy every 128 ids; here 64 KiB of entropy serves 4,096 ids and each id is
-// one flat string printed from a 36-byte template (a third of randomUUID's cost, bench-measured).
+// one flat string printed from a 36-byte template: 110 against 300 ns per id, header check
+// included, in a loop of a million ids (README, Figures: the hot path, 55cd33d).
 
 const idsPerFill = 4096;
 const entropy = Buffer.allocUnsafeSlow(16 * idsPerFill);

@@ -23,7 +23,7 @@ interface Imported {
 }
 
 /** What the primary and the worker imported (the worker is the process that ran worker-main). */
-async function importedPackages(dir: string): Promise<{ primary: Set<string>; worker: Set<string>; workerUrls: readonly string[] }> {
+async function importedModules(dir: string): Promise<{ primary: Set<string>; worker: Set<string>; workerUrls: readonly string[] }> {
   const byRole: { primary: Imported[]; worker: Imported[] } = { primary: [], worker: [] };
   for (const name of await readdir(dir)) {
     const urls = (await readFile(join(dir, name), 'utf8')).split('\n');
@@ -48,7 +48,7 @@ async function runGateway(t: { teardown(fn: () => unknown): void }, name: string
   t.teardown(() => gateway.stop());
   await gateway.waitForLog((line) => line.msg === readyLog);
   const response = await fetch(`http://127.0.0.1:${port}/api/one`);
-  return { status: response.status, packages: await importedPackages(records) };
+  return { status: response.status, packages: await importedModules(records) };
 }
 
 test('a worker serving a Local rate limit loads neither zod nor ioredis, nor the indexes of undici and rate-limiter-flexible; the primary, which validates, loads zod', async (t) => {
