@@ -3,9 +3,16 @@
 // does not get laxer by turning on TLS; the others follow Envoy where Istio leaves it at Envoy's.
 
 export interface DownstreamTimeouts {
-  /** The ClientHello must arrive within this (Envoy's listener_filters_timeout default, 15 s; Istio turns it off on gateways, meshgate keeps a bound). */
+  /**
+   * On a port that reads the ClientHello to pick its TLS server (servers with different TLS
+   * settings, or PASSTHROUGH beside terminated ones), it must arrive within this (Envoy's
+   * listener_filters_timeout default, 15 s; Istio turns it off on gateways, meshgate keeps a bound).
+   */
   readonly clientHelloMs: number;
-  /** The TLS handshake must finish within this once the ClientHello is in (Istio's gateway transport socket connect timeout, 15 s). */
+  /**
+   * The TLS handshake must finish within this (Istio's gateway transport socket connect timeout,
+   * 15 s): from the ClientHello where it was read first, else from the connection.
+   */
   readonly tlsHandshakeMs: number;
   /** An HTTP/1.1 request's header block must be whole within this (node's headersTimeout, 60 s): 408 and close. */
   readonly headersMs: number;

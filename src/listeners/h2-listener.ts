@@ -15,7 +15,9 @@ import type { TicketKeys } from './ticket-keys.js';
 
 // A listener that speaks HTTP/2 beside HTTP/1.1: a TLS port (the ClientHello's SNI picks the
 // Gateway server and so its certificates and TLS settings, ALPN picks h2 or http/1.1) or a
-// plaintext HTTP2/GRPC port (h2c with prior knowledge, else HTTP/1.1). One net.Server accepts; the
+// plaintext HTTP2/GRPC port (h2c with prior knowledge, else HTTP/1.1). A port whose servers share
+// one TLS server hands each connection to it unread: reading the ClientHello in JavaScript first
+// cost about 10% of a new connection's CPU (README, Figures). One net.Server accepts; the
 // TLS servers, the HTTP/1.1 server and the HTTP/2 server never listen themselves, they are handed
 // connections (`emit('connection')`), so accept() can take a socket another listener accepted and
 // peeked at (a port mixing PASSTHROUGH and terminated servers): createH2Acceptor is the whole
@@ -61,6 +63,8 @@ interface TlsEntry {
 interface TlsServers {
   readonly config: ListenerConfig;
   readonly servers: ReadonlyMap<string, TlsEntry>;
+  /** The port's one TLS server, when all its servers share it: connections go to it unread. */
+  readonly only: TlsServer | undefined;
 }
 
 /** OpenSSL's limit on a session id context (SSL_MAX_SID_CTX_LENGTH). */
@@ -151,7 +155,8 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
       servers.set(block.tls.contextKey, kept ?? createTlsServer(config, block.tls));
     }
     for (const [contextKey, { server }] of previous?.servers ?? []) if (!servers.has(contextKey)) options.ticketKeys.release(server);
-    return config.tls === undefined ? undefined : { config, servers };
+    const only = servers.size === 1 ? [...servers.values()][0]?.server : undefined;
+    return config.tls === undefined ? undefined : { config, servers, only };
   }
 
   function createTlsServer(config: ListenerConfig, settings: TlsServerConfig): TlsEntry {
@@ -165,6 +170,13 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
       // All TLS servers share the ticket keys: a session resumes only where it was made, with the
       // same certificates, CA and client checks (Node's default context is one per process).
       sessionIdContext: settings.contextKey.slice(0, maxSessionIdContext),
+      // A name that none of this TLS server's Gateway servers covers is refused while the
+      // ClientHello is read, before a certificate is sent, as Envoy finds no filter chain for it.
+      // A peeked connection was sent here by that name already; an unread one is judged here.
+      SNICallback: (servername, done) => {
+        const found = entry.config.servers.find(servername);
+        done(found?.tls?.contextKey === settings.contextKey ? null : new Error(`no server of ${entry.config.name} for SNI ${servername}`));
+      },
     });
     options.ticketKeys.use(server);
     // A kept server judges its connections by the latest config; a released one by its last.
@@ -216,6 +228,10 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
+    if (tls?.only !== undefined && hello === undefined) {
+      tls.only.emit('connection', socket);
+      return;
+    }
     if (tls !== undefined) {
       void acceptTls(socket, tls, hello);
       return;

@@ -34,23 +34,34 @@ test.before(async () => {
 
 test.after.always(() => rm(dir, { recursive: true, force: true }));
 
+const webServerYaml = `  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [web.test]
+    tls: {mode: SIMPLE, credentialName: web}
+`;
+
+/** web.test beside other.test: two TLS servers on one port, so the port reads each ClientHello to pick one. */
+const twoServersYaml = `${webServerYaml}  - port: {number: 443, name: https-other, protocol: HTTPS}
+    hosts: [other.test]
+    tls: {mode: SIMPLE, credentialName: other}
+`;
+
+async function listenerConfig(t: ExecutionContext, serversYaml: string): Promise<ListenerConfig> {
+  return (await snapshotOf(t, gatewayWithServersYaml(serversYaml), dir)).listeners[0]!;
+}
+
 async function listener(
   t: ExecutionContext,
   onRequest: Parameters<typeof createH2Listener>[0]['onRequest'],
   timeouts?: Partial<DownstreamTimeouts>,
   ticketKeys: TicketKeys = createTicketKeys(),
+  served?: ListenerConfig,
 ): Promise<H2Listener> {
-  config ??= (
-    await snapshotOf(t, gatewayWithServersYaml(`  - port: {number: 443, name: https, protocol: HTTPS}
-    hosts: [web.test]
-    tls: {mode: SIMPLE, credentialName: web}
-`), dir)
-  ).listeners[0]!;
+  config ??= await listenerConfig(t, webServerYaml);
   const created = await createH2Listener({
     bind: '127.0.0.1',
     port: 0,
     logger: quietLogger,
-    config,
+    config: served ?? config,
     ticketKeys,
     onRequest,
     onUpgrade: (_req, socket) => socket.destroy(),
@@ -189,13 +200,46 @@ test('an HTTP/2 session without streams is closed after the idle timeout; an ope
   t.true(elapsed >= 300 && elapsed < 10_000, `closed ${Math.round(elapsed)} ms after its last stream`);
 });
 
-test('a client that opens TCP and never sends a ClientHello is closed after the ClientHello timeout', async (t) => {
-  const h2 = await listener(t, (_req, res) => res.end('never'), { clientHelloMs: 400 });
+/** Connects and sends nothing: milliseconds until the gateway closes the connection. */
+async function silentClientClosedAfter(t: ExecutionContext, h2: H2Listener): Promise<number> {
   const socket = netConnect(h2.address().port, '127.0.0.1');
   t.teardown(() => socket.destroy());
   socket.on('error', () => undefined);
-  const elapsed = await msUntilClosed(socket);
+  return msUntilClosed(socket);
+}
+
+test('a client that opens TCP and never sends a ClientHello is closed after the ClientHello timeout (a port that reads it)', async (t) => {
+  const h2 = await listener(t, (_req, res) => res.end('never'), { clientHelloMs: 400 }, undefined, await listenerConfig(t, twoServersYaml));
+  const elapsed = await silentClientClosedAfter(t, h2);
   t.true(elapsed >= 300 && elapsed < 10_000, `closed after ${Math.round(elapsed)} ms`);
+});
+
+test('a port with one TLS server leaves the ClientHello to it: the handshake timeout counts from the connection', async (t) => {
+  const h2 = await listener(t, (_req, res) => res.end('never'), { clientHelloMs: 60_000, tlsHandshakeMs: 400 });
+  const elapsed = await silentClientClosedAfter(t, h2);
+  t.true(elapsed >= 300 && elapsed < 10_000, `closed after ${Math.round(elapsed)} ms`);
+});
+
+test('a port with one TLS server refuses an SNI none of its hosts covers before sending a certificate; no SNI is served', async (t) => {
+  const h2 = await listener(t, (_req, res) => res.end('ok'));
+  const { port } = h2.address();
+  const refused = await new Promise<{ error?: string; certificateSeen: boolean }>((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'nobody.test', rejectUnauthorized: false });
+    socket.once('secureConnect', () => resolve({ certificateSeen: true }));
+    socket.once('error', (err) => resolve({ error: err.message, certificateSeen: socket.getPeerX509Certificate() !== undefined }));
+  });
+  t.truthy(refused.error, 'the handshake fails');
+  t.false(refused.certificateSeen, 'no certificate came before the refusal');
+  t.is((await handshake({ port, servername: 'web.test', ca: ca.cert })).cn, 'web');
+  const noSni = await new Promise<string | undefined>((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: ca.cert, checkServerIdentity: () => undefined });
+    socket.once('secureConnect', () => {
+      resolve(socket.getPeerCertificate().subject?.CN as string | undefined);
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+  t.is(noSni, 'web');
 });
 
 test('a TLS handshake that stalls after the ClientHello is closed after the handshake timeout', async (t) => {
@@ -234,16 +278,7 @@ test('update(): a session resumes on a TLS server whose settings did not change,
   const { port } = h2.address();
   const first = await handshake({ port, servername: 'web.test', ca: ca.cert });
   t.false(first.reused);
-  const twoServers = (
-    await snapshotOf(t, gatewayWithServersYaml(`  - port: {number: 443, name: https, protocol: HTTPS}
-    hosts: [web.test]
-    tls: {mode: SIMPLE, credentialName: web}
-  - port: {number: 443, name: https-other, protocol: HTTPS}
-    hosts: [other.test]
-    tls: {mode: SIMPLE, credentialName: other}
-`), dir)
-  ).listeners[0]!;
-  h2.update(twoServers);
+  h2.update(await listenerConfig(t, twoServersYaml));
   const resumed = await handshake({ port, servername: 'web.test', ca: ca.cert, session: first.session! });
   t.true(resumed.reused, 'the kept TLS server resumes the session it issued before the update');
   // Both servers hold the same ticket keys: only the session id context keeps web's session off other's certificate.
