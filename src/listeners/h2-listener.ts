@@ -155,7 +155,7 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
       servers.set(block.tls.contextKey, kept ?? createTlsServer(config, block.tls));
     }
     for (const [contextKey, { server }] of previous?.servers ?? []) if (!servers.has(contextKey)) options.ticketKeys.release(server);
-    const only = servers.size === 1 ? [...servers.values()][0]?.server : undefined;
+    const only = servers.size === 1 ? servers.values().next().value?.server : undefined;
     return config.tls === undefined ? undefined : { config, servers, only };
   }
 
@@ -228,12 +228,9 @@ export function createH2Acceptor(options: H2AcceptorOptions): H2Acceptor {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    if (tls?.only !== undefined && hello === undefined) {
-      tls.only.emit('connection', socket);
-      return;
-    }
     if (tls !== undefined) {
-      void acceptTls(socket, tls, hello);
+      if (tls.only !== undefined && hello === undefined) tls.only.emit('connection', socket);
+      else void acceptTls(socket, tls, hello);
       return;
     }
     // A port that no longer terminates TLS: what was read goes back for the plaintext check.

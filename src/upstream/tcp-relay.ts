@@ -1,7 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { ResponseFlag } from '../errors.js';
 import type { ManagedCluster } from './cluster-manager.js';
-import { endpointKey } from './endpoint.js';
 import { mapUpstreamError } from './error-map.js';
 
 // Envoy's tcp_proxy for one downstream connection: pick an endpoint of the cluster (the
@@ -43,7 +42,7 @@ export async function relayToCluster(client: Socket, managed: ManagedCluster): P
     client.destroy();
     return { flag: 'UH' };
   }
-  const upstreamHost = endpointKey(lease.endpoint);
+  const upstreamHost = lease.key;
   const connectOptions = cluster.poolOptions.connect;
   openRelays.set(cluster, relays + 1);
   const idleSetting = managed.config.trafficPolicy?.connectionPool?.tcp?.idleTimeout;
