@@ -34,10 +34,12 @@ const nginxWithSameWorkers: Readonly<Record<string, string>> = { 'meshgate-1': '
 
 /** `rows` in order, grouped by case. */
 export function markdownTable(rows: readonly CaseRow[]): string {
-  const medianRps = new Map<string, number>();
-  for (const row of rows) {
-    if (row.result.kind === 'measured') medianRps.set(`${row.caseTitle}\n${row.targetId}`, median(row.result.runs.map((r) => r.requestsPerSecond)));
-  }
+  const measured = new Map<string, readonly MeasuredRun[]>();
+  for (const row of rows) if (row.result.kind === 'measured') measured.set(`${row.caseTitle}\n${row.targetId}`, row.result.runs);
+  const ratioTo = (row: CaseRow, runs: readonly MeasuredRun[], baseId: string | undefined) => {
+    const base = baseId === undefined ? undefined : measured.get(`${row.caseTitle}\n${baseId}`);
+    return base === undefined ? '-' : `${pairedRatio(runs, base).toFixed(2)}x`;
+  };
   const header = ['case', 'target', 'req/s median (min-max)', 'p50 ms', 'p99 ms', 'CPU us/req', 'RSS MiB total (main process / largest worker)', ...baselines.map((b) => b.column), 'vs nginx, same workers', 'errors'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const row of rows) {
@@ -47,29 +49,31 @@ export function markdownTable(rows: readonly CaseRow[]): string {
       continue;
     }
     const rps = result.runs.map((r) => r.requestsPerSecond);
-    const own = medianRps.get(`${row.caseTitle}\n${row.targetId}`)!;
-    const ratios = baselines.map((b) => {
-      const base = medianRps.get(`${row.caseTitle}\n${b.id}`);
-      return base === undefined ? '-' : `${(own / base).toFixed(2)}x`;
-    });
-    const sameWorkersBase = medianRps.get(`${row.caseTitle}\n${nginxWithSameWorkers[row.targetId] ?? ''}`);
-    const sameWorkers = sameWorkersBase === undefined ? '-' : `${(own / sameWorkersBase).toFixed(2)}x`;
     lines.push(
       `| ${[
         row.caseTitle,
         row.targetLabel,
-        `${Math.round(own)} (${Math.round(Math.min(...rps))}-${Math.round(Math.max(...rps))})`,
+        `${Math.round(median(rps))} (${Math.round(Math.min(...rps))}-${Math.round(Math.max(...rps))})`,
         median(result.runs.map((r) => r.p50Ms)).toFixed(2),
         median(result.runs.map((r) => r.p99Ms)).toFixed(2),
         Math.round(median(result.runs.map((r) => r.cpuUsPerRequest))),
         describeRss(result.rss),
-        ...ratios,
-        sameWorkers,
+        ...baselines.map((b) => ratioTo(row, result.runs, b.id)),
+        ratioTo(row, result.runs, nginxWithSameWorkers[row.targetId]),
         describeErrors(result.runs.map((r) => r.errors)),
       ].join(' | ')} |`,
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * The median of the rounds' ratios: run i of both targets came from round i, minutes apart at
+ * most, so a slow stretch of the host that falls on one round moves one ratio, not a median each.
+ */
+function pairedRatio(own: readonly MeasuredRun[], base: readonly MeasuredRun[]): number {
+  const rounds = Math.min(own.length, base.length);
+  return median(Array.from({ length: rounds }, (_, i) => own[i]!.requestsPerSecond / base[i]!.requestsPerSecond));
 }
 
 /** `total (main / largest worker)` in MiB, or the one figure of a target that forked nothing. */
