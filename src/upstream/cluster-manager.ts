@@ -1,13 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Logger } from '../log.js';
-import { createCluster, type Cluster, type ClusterConfig } from './cluster.js';
+import { createCluster, type Cluster, type ClusterConfig, type ClusterDeps } from './cluster.js';
 import { compileHashKey, type HashKeyFunction } from './lb/hash-key.js';
-import type { PoolRegistry } from './pool-registry.js';
 import { endpointOrigin } from './endpoint.js';
+import type { DnsAnswers } from './endpoint-set.js';
 
 // The runtime clusters behind the current snapshot. A reload keeps every cluster whose config
 // did not change (its DNS state, load-balancer position and active counts with it), builds the
-// new ones and closes the ones no route names any more.
+// new ones and closes the ones no route names any more. A rebuilt DNS cluster starts from the
+// names' last answers, so it serves at once and keeps its endpoints' pools.
 
 export interface ManagedCluster {
   readonly config: ClusterConfig;
@@ -23,8 +23,10 @@ export interface ClusterManager {
   close(): void;
 }
 
-export function createClusterManager(deps: { pools: PoolRegistry; logger: Logger }): ClusterManager {
+export function createClusterManager(options: Omit<ClusterDeps, 'dnsAnswers'>): ClusterManager {
   let clusters = new Map<string, ManagedCluster>();
+  const dnsAnswers: DnsAnswers = new Map();
+  const deps: ClusterDeps = { ...options, dnsAnswers };
 
   const build = (config: ClusterConfig): ManagedCluster => {
     const consistentHash = config.loadBalancer?.consistentHash;
@@ -46,6 +48,7 @@ export function createClusterManager(deps: { pools: PoolRegistry; logger: Logger
         if (next.get(name) !== managed) managed.cluster.close();
       }
       clusters = next;
+      forgetUnusedAnswers(dnsAnswers, next.values());
       void deps.pools.retain(
         [...next.values()].flatMap(({ cluster }) =>
           cluster.endpoints().map((endpoint) => ({ origin: endpointOrigin(endpoint), options: cluster.poolOptions })),
@@ -60,4 +63,11 @@ export function createClusterManager(deps: { pools: PoolRegistry; logger: Logger
       void deps.pools.close();
     },
   };
+}
+
+/** Drops the answers of names no cluster resolves any more. */
+function forgetUnusedAnswers(answers: DnsAnswers, clusters: Iterable<ManagedCluster>): void {
+  const inUse = new Set<string>();
+  for (const { config } of clusters) if (config.endpoints.kind === 'dns') for (const target of config.endpoints.targets) inUse.add(target.hostname);
+  for (const hostname of answers.keys()) if (!inUse.has(hostname)) answers.delete(hostname);
 }

@@ -7,7 +7,7 @@
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { type Endpoint, endpointKey, endpointNames } from './endpoint.js';
-import { createDnsEndpoints, createStaticEndpoints, type DnsTarget, type EndpointSet, type LookupAll } from './endpoint-set.js';
+import { createDnsEndpoints, createStaticEndpoints, type DnsAnswers, type DnsTarget, type EndpointSet, type LookupAll } from './endpoint-set.js';
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerSettings, type PickContext } from './lb/index.js';
 import { type ConnectionPoolSettings, type PoolOptions, poolOptionsFor } from './pool-options.js';
 import type { PoolRegistry } from './pool-registry.js';
@@ -91,6 +91,8 @@ export interface ClusterDeps {
   readonly pools: PoolRegistry;
   readonly logger: Logger;
   readonly lookup?: LookupAll;
+  /** The worker's last DNS answers, which a rebuilt DNS cluster starts from. */
+  readonly dnsAnswers?: DnsAnswers;
 }
 
 const noneOut: ReadonlySet<string> = new Set();
@@ -267,6 +269,7 @@ function createEndpointSet(endpoints: ClusterEndpointsConfig, deps: ClusterDeps)
     logger: deps.logger,
     ...(endpoints.refreshMs === undefined ? {} : { refreshMs: endpoints.refreshMs }),
     ...(deps.lookup === undefined ? {} : { lookup: deps.lookup }),
+    ...(deps.dnsAnswers === undefined ? {} : { answers: deps.dnsAnswers }),
   });
 }
 

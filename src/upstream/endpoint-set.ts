@@ -27,6 +27,13 @@ export interface DnsTarget {
   readonly locality?: string;
 }
 
+/**
+ * The last good answer for each DNS name, shared by a worker's clusters. A cluster that a reload
+ * rebuilds starts from it, serves at once and keeps its endpoints' pools, while its own first
+ * lookup runs in the background (Envoy's new cluster keeps serving the old hosts while it warms).
+ */
+export type DnsAnswers = Map<string, readonly string[]>;
+
 /** The one form of dns.promises.lookup used here; node's own function satisfies it. */
 export type LookupAll = (hostname: string, options: { all: true }) => Promise<readonly { address: string }[]>;
 
@@ -36,6 +43,8 @@ export interface DnsEndpointsOptions {
   /** How long the first ready() waits for the first answer before the cluster serves without it. */
   readyTimeoutMs?: number;
   lookup?: LookupAll;
+  /** Answers to start from, and where to keep this set's answers for the next one. */
+  answers?: DnsAnswers;
   logger: Logger;
 }
 
@@ -68,8 +77,10 @@ export function createDnsEndpoints(targets: readonly DnsTarget[], options: DnsEn
   const refreshMs = options.refreshMs ?? DEFAULT_DNS_REFRESH_MS;
   const lookup: LookupAll = options.lookup ?? dnsPromises.lookup;
   const { logger } = options;
+  const known = options.answers;
   // Per target: its last good answer (kept while refreshes fail) and whether it is failing now.
-  const answers: (readonly string[] | undefined)[] = targets.map(() => undefined);
+  const answers: (readonly string[] | undefined)[] = targets.map((target) => known?.get(target.hostname));
+  const answeredAlready = answers.every((answer) => answer !== undefined);
   const failing: boolean[] = targets.map(() => false);
   const listeners: (() => void)[] = [];
   // Names that are IP literals never change; only the others need a timer.
@@ -103,8 +114,10 @@ export function createDnsEndpoints(targets: readonly DnsTarget[], options: DnsEn
       failing[index] = false;
       logger.info('dns resolution recovered', { hostname: target.hostname, addresses });
     }
+    if (closed) return;
+    known?.set(target.hostname, addresses);
     // Published per name, so that a slow name does not hold back the others' answers.
-    if (!closed) publish();
+    publish();
   }
 
   function publish(): void {
@@ -143,8 +156,9 @@ export function createDnsEndpoints(targets: readonly DnsTarget[], options: DnsEn
     }
   }
 
+  if (answers.some((answer) => answer !== undefined)) publish();
   const firstAnswer = refresh();
-  let readyPromise: Promise<void> | undefined;
+  let readyPromise: Promise<void> | undefined = answeredAlready ? Promise.resolve() : undefined;
 
   return {
     current: () => endpoints,

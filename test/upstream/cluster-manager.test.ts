@@ -7,6 +7,8 @@ import type { ConnectionPoolSettings } from '../../src/upstream/pool-options.js'
 import { createPoolRegistry } from '../../src/upstream/pool-registry.js';
 import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { eventually } from '../helpers/eventually.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { LookupAll } from '../../src/upstream/endpoint-set.js';
 
 const logger = createLogger({ level: 'error', write: () => {} });
 const name = 'outbound|8080||api.internal';
@@ -82,4 +84,56 @@ test('a cluster no route names any more has its pools closed, and their sockets 
   clusters.update(new Map());
   t.is(clusters.get(name), undefined);
   t.true(await eventually(() => (server.openSockets() === 0 && server.closedByClient() === 1 ? true : undefined)));
+});
+
+/** A DNS cluster for `api.internal`, and a resolver that answers its first lookup only. */
+async function setUpDns(t: { teardown(fn: () => Promise<void>): void }) {
+  const server = await startCountingServer();
+  const resolver = { lookups: 0 };
+  // Later lookups never answer: after a reload, only a kept answer can serve.
+  const lookup: LookupAll = () => (++resolver.lookups === 1 ? Promise.resolve([{ address: '127.0.0.1' }]) : new Promise(() => {}));
+  const clusters = createClusterManager({ pools: createPoolRegistry(), logger, lookup });
+  t.teardown(async () => {
+    clusters.close();
+    await server.close();
+  });
+  const config = (extra: Partial<ClusterConfig> = {}) =>
+    Object.freeze<ClusterConfig>({
+      name,
+      host: 'api.internal',
+      port: 8080,
+      endpoints: { kind: 'dns', targets: [{ hostname: 'api.internal', port: server.port, labels: {}, weight: 1 }] },
+      ...extra,
+    });
+  return { server, clusters, resolver, config };
+}
+
+test('a reload that rebuilds a DNS cluster starts from the last answer: it serves at once, over the same pool and socket', async (t) => {
+  const { server, clusters, resolver, config } = await setUpDns(t);
+  clusters.update(new Map([[name, config()]]));
+  await clusters.get(name)!.cluster.ready();
+  const before = await send(clusters, '/before');
+
+  clusters.update(new Map([[name, config({ loadBalancer: { simple: 'RANDOM' } })]]));
+  const rebuilt = clusters.get(name)!.cluster;
+  t.deepEqual(
+    rebuilt.endpoints().map((endpoint) => endpoint.address),
+    ['127.0.0.1'],
+  );
+  t.is(await Promise.race([rebuilt.ready().then(() => 'ready'), delay(1000).then(() => 'still waiting for DNS')]), 'ready');
+  const after = await send(clusters, '/after');
+  t.is(after.pool, before.pool);
+  t.deepEqual([before.text, after.text], ['/before on connection 1', '/after on connection 1']);
+  t.is(server.connections(), 1);
+  // The rebuilt cluster still resolves the name itself, in the background.
+  t.is(resolver.lookups, 2);
+});
+
+test('the answer of a name no cluster resolves any more is forgotten', async (t) => {
+  const { clusters, config } = await setUpDns(t);
+  clusters.update(new Map([[name, config()]]));
+  await clusters.get(name)!.cluster.ready();
+  clusters.update(new Map());
+  clusters.update(new Map([[name, config()]]));
+  t.deepEqual(clusters.get(name)!.cluster.endpoints(), []);
 });
