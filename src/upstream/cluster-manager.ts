@@ -7,7 +7,9 @@ import type { DnsAnswers } from './endpoint-set.js';
 // The runtime clusters behind the current snapshot. A reload keeps every cluster whose config
 // did not change (its DNS state, load-balancer position and active counts with it), builds the
 // new ones and closes the ones no route names any more. A rebuilt DNS cluster starts from the
-// names' last answers, so it serves at once and keeps its endpoints' pools.
+// names' last answers, so it serves at once and keeps its endpoints' pools. The pools of an
+// address that a new DNS answer no longer names are closed then, not at the next reload: a name
+// whose addresses rotate would otherwise leave a pool behind for every address it ever had.
 
 export interface ManagedCluster {
   readonly config: ClusterConfig;
@@ -28,13 +30,17 @@ export function createClusterManager(options: Omit<ClusterDeps, 'dnsAnswers'>): 
   const dnsAnswers: DnsAnswers = new Map();
   const deps: ClusterDeps = { ...options, dnsAnswers };
 
+  /** Closes every pool that no endpoint of a current cluster uses. */
+  const retainPools = () =>
+    void deps.pools.retain(
+      [...clusters.values()].flatMap(({ cluster }) => cluster.endpoints().map((endpoint) => ({ origin: endpointOrigin(endpoint), options: cluster.poolOptions }))),
+    );
+
   const build = (config: ClusterConfig): ManagedCluster => {
     const consistentHash = config.loadBalancer?.consistentHash;
-    return {
-      config,
-      cluster: createCluster(config, deps),
-      ...(consistentHash === undefined ? {} : { hashKey: compileHashKey(consistentHash) }),
-    };
+    const cluster = createCluster(config, deps);
+    cluster.onEndpointsChange(retainPools);
+    return { config, cluster, ...(consistentHash === undefined ? {} : { hashKey: compileHashKey(consistentHash) }) };
   };
 
   return {
@@ -49,11 +55,7 @@ export function createClusterManager(options: Omit<ClusterDeps, 'dnsAnswers'>): 
       }
       clusters = next;
       forgetUnusedAnswers(dnsAnswers, next.values());
-      void deps.pools.retain(
-        [...next.values()].flatMap(({ cluster }) =>
-          cluster.endpoints().map((endpoint) => ({ origin: endpointOrigin(endpoint), options: cluster.poolOptions })),
-        ),
-      );
+      retainPools();
     },
     get: (name) => clusters.get(name),
     all: () => clusters.values(),

@@ -64,6 +64,8 @@ export interface Cluster {
   /** One try's result on an endpoint, for outlier detection. */
   report(lease: UpstreamLease, result: TryResult): void;
   endpoints(): readonly Endpoint[];
+  /** Calls `listener` after endpoints() changed (a new DNS answer). */
+  onEndpointsChange(listener: () => void): void;
   /** What the admin port's /clusters and the endpoint metrics show of this worker's view. */
   status(): ClusterStatus;
   /** Stops DNS refreshes, outlier sweeps and health checks; the shared pools are the registry's to close. */
@@ -164,6 +166,10 @@ class RuntimeCluster implements Cluster {
 
   endpoints(): readonly Endpoint[] {
     return this.endpointSet.current();
+  }
+
+  onEndpointsChange(listener: () => void): void {
+    this.endpointSet.onChange(listener);
   }
 
   close(): void {

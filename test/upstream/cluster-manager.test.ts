@@ -137,3 +137,41 @@ test('the answer of a name no cluster resolves any more is forgotten', async (t)
   clusters.update(new Map([[name, config()]]));
   t.deepEqual(clusters.get(name)!.cluster.endpoints(), []);
 });
+
+test('the pool of an address a new DNS answer no longer names is closed, with its socket, before any reload', async (t) => {
+  // Both sides keep the connection alive far longer than the test waits (here and in the
+  // connectionPool below): only closing the pool closes the socket.
+  const server = await startCountingServer({ keepAliveTimeoutMs: 60_000 });
+  let answer = '127.0.0.1';
+  const lookup: LookupAll = () => Promise.resolve([{ address: answer }]);
+  const clusters = createClusterManager({ pools: createPoolRegistry(), logger, lookup });
+  t.teardown(async () => {
+    clusters.close();
+    await server.close();
+  });
+  clusters.update(
+    new Map([
+      [
+        name,
+        Object.freeze<ClusterConfig>({
+          name,
+          host: 'api.internal',
+          port: 8080,
+          endpoints: { kind: 'dns', targets: [{ hostname: 'api.internal', port: server.port, labels: {}, weight: 1 }], refreshMs: 20 },
+          trafficPolicy: { connectionPool: { http: { idleTimeout: 60_000 } } },
+        }),
+      ],
+    ]),
+  );
+  await clusters.get(name)!.cluster.ready();
+  t.is((await send(clusters, '/')).text, '/ on connection 1');
+  t.is(server.openSockets(), 1);
+
+  // The name moves to an address nothing listens on; no request goes there.
+  answer = '127.0.0.2';
+  t.true(await eventually(() => (server.openSockets() === 0 && server.closedByClient() === 1 ? true : undefined), 2000));
+  t.deepEqual(
+    clusters.get(name)!.cluster.endpoints().map((endpoint) => endpoint.address),
+    ['127.0.0.2'],
+  );
+});
