@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { newRequestId } from './request-id.js';
 
 // Header rules of Envoy at an Istio gateway (use_remote_address: true): hop-by-hop headers
 // stop here in both directions, X-Forwarded-For gains the client address, X-Forwarded-Proto
-// is the listener's scheme and every request carries an x-request-id.
+// is the listener's scheme. Every request carries an x-request-id: the handler gives one to a
+// request that arrived without (http-handler's begin), and it is forwarded like any other header.
 
 /**
  * Headers that describe one connection, not the message (RFC 9110 7.6.1). `upgrade` is among
@@ -57,7 +57,6 @@ export function buildUpstreamRequestHeaders(
     out['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${clientAddress}` : clientAddress;
   }
   out['x-forwarded-proto'] = options.scheme;
-  if (!client['x-request-id']) out['x-request-id'] = newRequestId();
   return out;
 }
 

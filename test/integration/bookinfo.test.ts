@@ -130,13 +130,14 @@ test('a CORS preflight from an allowed origin is answered; others get no CORS he
   t.is(other.headers['access-control-allow-origin'], undefined);
 });
 
-test('the upstream sees forwarding headers and a request id', async (t) => {
+test('the upstream sees forwarding headers and a request id of its own for each request', async (t) => {
   const res = await get('/productpage', { 'x-forwarded-for': '203.0.113.7' });
   const headers = res.json().headers;
   t.is(headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
   t.is(headers['x-forwarded-proto'], 'http');
   t.regex(headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
   t.is(headers.host, 'bookinfo.example.com');
+  t.not((await get('/productpage')).json().headers['x-request-id'], headers['x-request-id']);
 });
 
 test('with no tracing provider the gateway takes no part in a trace: the client\'s trace headers arrive as sent', async (t) => {

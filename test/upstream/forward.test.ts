@@ -170,15 +170,6 @@ test('hop-by-hop headers are stripped both ways; XFF, proto and request id are s
   t.regex(String(response.headers['x-envoy-upstream-service-time']), /^\d+$/);
 });
 
-test('a request without x-request-id reaches the upstream with a generated one', async (t) => {
-  const upstreamPort = await listen(t, (req, res) => res.end(String(req.headers['x-request-id'])));
-  const gateway = await startGateway(t, upstreamPort);
-  const first = await (await request(gateway.url)).body.text();
-  const second = await (await request(gateway.url)).body.text();
-  t.regex(first, /^[0-9a-f-]{36}$/);
-  t.not(first, second);
-});
-
 test('connection refused: 503 UF with Envoy\'s short text body', async (t) => {
   // Nothing listens there, and no other test's listen(0) can take it meanwhile.
   const closedPort = await freePort();
