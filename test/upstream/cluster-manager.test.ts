@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import request from 'undici/lib/api/api-request.js';
 import { createLogger } from '../../src/log.js';
@@ -7,7 +8,6 @@ import type { ConnectionPoolSettings } from '../../src/upstream/pool-options.js'
 import { createPoolRegistry } from '../../src/upstream/pool-registry.js';
 import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { eventually } from '../helpers/eventually.js';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { LookupAll } from '../../src/upstream/endpoint-set.js';
 
 const logger = createLogger({ level: 'error', write: () => {} });
