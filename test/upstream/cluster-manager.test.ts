@@ -6,7 +6,7 @@ import type { ClusterConfig } from '../../src/upstream/cluster.js';
 import { createClusterManager, type ClusterManager } from '../../src/upstream/cluster-manager.js';
 import type { ConnectionPoolSettings } from '../../src/upstream/pool-options.js';
 import { createPoolRegistry } from '../../src/upstream/pool-registry.js';
-import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
+import { type CountingServer, type CountingServerOptions, startCountingServer } from '../helpers/counting-server.js';
 import { eventually } from '../helpers/eventually.js';
 import type { LookupAll } from '../../src/upstream/endpoint-set.js';
 
@@ -86,30 +86,35 @@ test('a cluster no route names any more has its pools closed, and their sockets 
   t.true(await eventually(() => (server.openSockets() === 0 && server.closedByClient() === 1 ? true : undefined)));
 });
 
-/** A DNS cluster for `api.internal`, and a resolver that answers its first lookup only. */
-async function setUpDns(t: { teardown(fn: () => Promise<void>): void }) {
-  const server = await startCountingServer();
-  const resolver = { lookups: 0 };
-  // Later lookups never answer: after a reload, only a kept answer can serve.
-  const lookup: LookupAll = () => (++resolver.lookups === 1 ? Promise.resolve([{ address: '127.0.0.1' }]) : new Promise(() => {}));
+/** A DNS cluster for `api.internal` resolved by `lookup`, in front of a counting server. */
+async function setUpDns(t: { teardown(fn: () => Promise<void>): void }, lookup: LookupAll, serverOptions: CountingServerOptions = {}) {
+  const server = await startCountingServer(serverOptions);
   const clusters = createClusterManager({ pools: createPoolRegistry(), logger, lookup });
   t.teardown(async () => {
     clusters.close();
     await server.close();
   });
-  const config = (extra: Partial<ClusterConfig> = {}) =>
+  const config = (extra: Partial<ClusterConfig> = {}, refreshMs?: number) =>
     Object.freeze<ClusterConfig>({
       name,
       host: 'api.internal',
       port: 8080,
-      endpoints: { kind: 'dns', targets: [{ hostname: 'api.internal', port: server.port, labels: {}, weight: 1 }] },
+      endpoints: { kind: 'dns', targets: [{ hostname: 'api.internal', port: server.port, labels: {}, weight: 1 }], ...(refreshMs === undefined ? {} : { refreshMs }) },
       ...extra,
     });
-  return { server, clusters, resolver, config };
+  return { server, clusters, config };
+}
+
+/** A resolver that answers its first lookup only: after a reload, only a kept answer can serve. */
+function firstLookupOnly() {
+  const resolver = { lookups: 0 };
+  const lookup: LookupAll = () => (++resolver.lookups === 1 ? Promise.resolve([{ address: '127.0.0.1' }]) : new Promise(() => {}));
+  return { resolver, lookup };
 }
 
 test('a reload that rebuilds a DNS cluster starts from the last answer: it serves at once, over the same pool and socket', async (t) => {
-  const { server, clusters, resolver, config } = await setUpDns(t);
+  const { resolver, lookup } = firstLookupOnly();
+  const { server, clusters, config } = await setUpDns(t, lookup);
   clusters.update(new Map([[name, config()]]));
   await clusters.get(name)!.cluster.ready();
   const before = await send(clusters, '/before');
@@ -130,7 +135,7 @@ test('a reload that rebuilds a DNS cluster starts from the last answer: it serve
 });
 
 test('the answer of a name no cluster resolves any more is forgotten', async (t) => {
-  const { clusters, config } = await setUpDns(t);
+  const { clusters, config } = await setUpDns(t, firstLookupOnly().lookup);
   clusters.update(new Map([[name, config()]]));
   await clusters.get(name)!.cluster.ready();
   clusters.update(new Map());
@@ -139,30 +144,11 @@ test('the answer of a name no cluster resolves any more is forgotten', async (t)
 });
 
 test('the pool of an address a new DNS answer no longer names is closed, with its socket, before any reload', async (t) => {
-  // Both sides keep the connection alive far longer than the test waits (here and in the
-  // connectionPool below): only closing the pool closes the socket.
-  const server = await startCountingServer({ keepAliveTimeoutMs: 60_000 });
   let answer = '127.0.0.1';
-  const lookup: LookupAll = () => Promise.resolve([{ address: answer }]);
-  const clusters = createClusterManager({ pools: createPoolRegistry(), logger, lookup });
-  t.teardown(async () => {
-    clusters.close();
-    await server.close();
-  });
-  clusters.update(
-    new Map([
-      [
-        name,
-        Object.freeze<ClusterConfig>({
-          name,
-          host: 'api.internal',
-          port: 8080,
-          endpoints: { kind: 'dns', targets: [{ hostname: 'api.internal', port: server.port, labels: {}, weight: 1 }], refreshMs: 20 },
-          trafficPolicy: { connectionPool: { http: { idleTimeout: 60_000 } } },
-        }),
-      ],
-    ]),
-  );
+  // Both sides keep the connection alive far longer than the test waits (the server here, the
+  // connectionPool below): only closing the pool closes the socket.
+  const { server, clusters, config } = await setUpDns(t, () => Promise.resolve([{ address: answer }]), { keepAliveTimeoutMs: 60_000 });
+  clusters.update(new Map([[name, config({ trafficPolicy: { connectionPool: { http: { idleTimeout: 60_000 } } } }, 20)]]));
   await clusters.get(name)!.cluster.ready();
   t.is((await send(clusters, '/')).text, '/ on connection 1');
   t.is(server.openSockets(), 1);
